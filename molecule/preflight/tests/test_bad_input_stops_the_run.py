@@ -1,0 +1,72 @@
+"""A bad inventory or setting stops playbooks/site.yml before anything on a host changes."""
+
+import json
+import os
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+PROJECT = Path(os.environ["MOLECULE_PROJECT_DIRECTORY"])
+INVENTORY = Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"], "inventory")
+
+BAD_INPUTS = {
+    "even etcd members": ({"etcd": ["node1", "node2"]}, {}, ["etcd", "even"]),
+    "invalid pod CIDR": ({}, {"cluster_pod_cidr": "10.244.0.0/33"}, ["cluster_pod_cidr"]),
+    "service CIDR on the node network": (
+        {}, {"cluster_service_cidr": "192.168.58.0/24"}, ["cluster_service_cidr", "overlap"]),
+    "unknown network plugin": ({}, {"cluster_network_plugin": "weave"}, ["weave", "calico"]),
+    "DNS outside the services": ({}, {"cluster_dns_ip": "10.244.0.10"}, ["cluster_dns_ip"]),
+}
+
+
+def run_site(tmp_path, extra_groups, extra_vars):
+    """Run site.yml against the scenario's nodes with extra group members and variables."""
+    args = ["ansible-playbook", "-i", str(INVENTORY)]
+    if extra_groups:
+        extra = tmp_path / "extra.yml"
+        extra.write_text(json.dumps({"all": {"children": {
+            group: {"hosts": {name: {} for name in names}} for group, names in extra_groups.items()
+        }}}))
+        args += ["-i", str(extra)]
+    if extra_vars:
+        args += ["-e", json.dumps(extra_vars)]
+    env = dict(os.environ, ANSIBLE_CONFIG=str(PROJECT / "ansible.cfg"),
+               ANSIBLE_COLLECTIONS_PATH=str(PROJECT / "playbooks" / "collections"),
+               ANSIBLE_NOCOLOR="1")
+    return subprocess.run([*args, str(PROJECT / "playbooks" / "site.yml")], env=env, cwd=PROJECT,
+                          capture_output=True, text=True, timeout=300)
+
+
+@pytest.mark.parametrize("case", BAD_INPUTS, ids=list(BAD_INPUTS))
+def test_bad_input_is_refused_before_any_change(tmp_path, case):
+    extra_groups, extra_vars, words = BAD_INPUTS[case]
+    result = run_site(tmp_path, extra_groups, extra_vars)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output
+    assert "Preflight found" in output, output
+    problems = output[output.index("Preflight found"):]
+    for word in words:
+        assert word in problems, f"{word!r} missing from the message:\n{problems}"
+    # Nothing ran after preflight, and nothing changed anywhere.
+    assert "corral.cluster.prepare" not in output, output
+    recap = re.findall(r"^(\S+)\s+: ok=\d+\s+changed=(\d+)", result.stdout, re.M)
+    assert recap and all(changed == "0" for _, changed in recap), result.stdout
+
+
+def test_good_inventory_passes_the_same_checks(tmp_path):
+    result = subprocess.run(
+        ["ansible-playbook", "-i", str(INVENTORY), str(PROJECT / "playbooks" / "preflight.yml")],
+        env=dict(os.environ, ANSIBLE_CONFIG=str(PROJECT / "ansible.cfg"),
+                 ANSIBLE_COLLECTIONS_PATH=str(PROJECT / "playbooks" / "collections")),
+        cwd=PROJECT, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_hosts_are_untouched(host):
+    """After all the refused runs, no trace of host preparation is on the nodes."""
+    assert not host.file("/etc/sysctl.d/90-corral-kubernetes.conf").exists
+    assert not host.file("/etc/modules-load.d/corral-kubernetes.conf").exists
+    assert "corral.cluster" not in host.file("/etc/hosts").content_string
+    assert not host.package("chrony").is_installed

@@ -1,0 +1,422 @@
+#!/usr/bin/env python3
+"""The corral.cluster lab: Debian systemd containers that stand in for real hosts.
+
+Nodes are reached the way real hosts are: over SSH with a key, as a non-root user with
+passwordless sudo, so playbooks exercise `become`. Run through `tools/lab`, which installs
+what the lab needs first.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import ipaddress
+import json
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+STATE = Path(os.environ.get("CORRAL_LAB_STATE", ROOT / ".lab"))
+LABEL = "io.corral.lab"
+USER = "corral"
+SUITE = "bookworm"
+
+# Packages of the node image: what a minimal real host has, plus what the lab needs to
+# reach it (sshd, sudo, python3 for Ansible). Everything else is the roles' job.
+IMAGE_PACKAGES = [
+    "systemd", "systemd-sysv", "dbus", "python3", "iproute2", "procps", "ca-certificates",
+    "sudo", "openssh-server", "iputils-ping", "less",
+]
+
+# Capabilities of a privileged container minus CAP_SYS_RESOURCE, which this VM's bounding
+# set lacks (so --privileged fails here).
+CAPABILITIES = (
+    "CHOWN DAC_OVERRIDE DAC_READ_SEARCH FOWNER FSETID KILL SETGID SETUID SETPCAP "
+    "LINUX_IMMUTABLE NET_BIND_SERVICE NET_BROADCAST NET_ADMIN NET_RAW IPC_LOCK IPC_OWNER "
+    "SYS_MODULE SYS_RAWIO SYS_CHROOT SYS_PTRACE SYS_PACCT SYS_ADMIN SYS_BOOT SYS_NICE SYS_TIME "
+    "SYS_TTY_CONFIG MKNOD LEASE AUDIT_WRITE AUDIT_CONTROL SETFCAP MAC_OVERRIDE MAC_ADMIN "
+    "SYSLOG WAKE_ALARM BLOCK_SUSPEND AUDIT_READ"
+).split()
+
+# Units baked into the image. Docker mounts /proc/sys read-only; kubelet and sysctl need it
+# writable, and the docker API (unlike its CLI) refuses systempaths=unconfined, so the node
+# remounts it itself. Host keys are made on first boot so that no two nodes share them.
+UNITS = {
+    "corral-lab-procsys.service": """\
+[Unit]
+Description=Make /proc/sys writable inside the lab container
+DefaultDependencies=no
+Before=sysinit.target systemd-sysctl.service
+ConditionPathIsMountPoint=/proc/sys
+
+[Service]
+Type=oneshot
+ExecStart=/bin/mount -o remount,rw,bind /proc/sys
+
+[Install]
+WantedBy=sysinit.target
+""",
+    "corral-lab-hostkeys.service": """\
+[Unit]
+Description=Generate this node's own SSH host keys
+Before=ssh.service
+ConditionPathExists=!/etc/ssh/ssh_host_ed25519_key
+
+[Service]
+Type=oneshot
+ExecStart=/usr/bin/ssh-keygen -A
+
+[Install]
+WantedBy=multi-user.target
+""",
+}
+
+
+def log(msg: str) -> None:
+    print(f"\033[1m==> {msg}\033[0m", file=sys.stderr, flush=True)
+
+
+def run(*cmd: str, check: bool = True, capture: bool = False, stdin: str | None = None) -> str:
+    result = subprocess.run(
+        cmd, check=False, text=True, input=stdin,
+        stdout=subprocess.PIPE if capture else None,
+        stderr=subprocess.PIPE if capture else None,
+    )
+    if check and result.returncode != 0:
+        detail = (result.stderr or "").strip()
+        raise SystemExit(f"command failed ({result.returncode}): {shlex.join(cmd)}\n{detail}")
+    return (result.stdout or "").strip()
+
+
+def docker(*args: str, check: bool = True, capture: bool = True) -> str:
+    return run("docker", *args, check=check, capture=capture)
+
+
+# ---------------------------------------------------------------- image
+
+def debian_mirror() -> str:
+    """The Debian mirror this machine already uses, so the lab needs no other address."""
+    sources = Path("/etc/apt/sources.list.d/debian.sources")
+    if sources.exists():
+        for line in sources.read_text().splitlines():
+            if line.startswith("URIs:") and "security" not in line:
+                return line.split()[1]
+    return "http://deb.debian.org/debian"
+
+
+def image_recipe() -> str:
+    return json.dumps({"suite": SUITE, "packages": IMAGE_PACKAGES, "units": UNITS}, sort_keys=True)
+
+
+def default_image() -> str:
+    digest = hashlib.sha256(image_recipe().encode()).hexdigest()[:12]
+    return f"corral-lab-node:{SUITE}-{digest}"
+
+
+def image_exists(image: str) -> bool:
+    return bool(docker("images", "-q", image))
+
+
+def build_image(image: str) -> None:
+    """debootstrap a minimal Debian with systemd and import it; cached by recipe hash."""
+    if image_exists(image):
+        return
+    log(f"Building the node image {image} with debootstrap (about a minute)")
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="corral-lab-rootfs-") as rootfs:
+        run("debootstrap", "--variant=minbase", f"--include={','.join(IMAGE_PACKAGES)}",
+            SUITE, rootfs, debian_mirror(), capture=True)
+        root = Path(rootfs)
+        for name, text in UNITS.items():
+            (root / "etc/systemd/system" / name).write_text(text)
+        # Enable our units and sshd offline; mask what has no meaning in a container.
+        run("chroot", rootfs, "systemctl", "enable", *UNITS, "ssh.service", capture=True)
+        run("chroot", rootfs, "systemctl", "mask", "getty@tty1.service",
+            "serial-getty@.service", "systemd-udevd.service", "systemd-firstboot.service",
+            capture=True)
+        for key in (root / "etc/ssh").glob("ssh_host_*"):
+            key.unlink()
+        (root / "etc/machine-id").write_text("")
+        shutil.rmtree(root / "var/cache/apt/archives", ignore_errors=True)
+        (root / "var/cache/apt/archives/partial").mkdir(parents=True, exist_ok=True)
+        tar = subprocess.Popen(["tar", "-C", rootfs, "-c", "."], stdout=subprocess.PIPE)
+        subprocess.run(
+            ["docker", "import", "-c", 'CMD ["/lib/systemd/systemd"]', "-c", "ENV container=docker",
+             "-", image], stdin=tar.stdout, check=True, stdout=subprocess.DEVNULL)
+        tar.wait()
+    log(f"Built {image} in {time.monotonic() - started:.0f} s")
+
+
+# ---------------------------------------------------------------- nodes
+
+class Lab:
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.dir = STATE / name
+        self.network = f"corral-lab-{name}"
+
+    @property
+    def key(self) -> Path:
+        return STATE / "ssh" / "id_ed25519"
+
+    def container(self, node: str) -> str:
+        return f"{self.name}-{node}"
+
+    def containers(self) -> list[str]:
+        out = docker("ps", "-a", "--filter", f"label={LABEL}={self.name}", "--format", "{{.Names}}")
+        return sorted(out.split())
+
+    def ensure_key(self) -> None:
+        if not self.key.exists():
+            self.key.parent.mkdir(parents=True, exist_ok=True)
+            run("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "corral-lab", "-f", str(self.key))
+
+    def ensure_network(self, subnet: str) -> ipaddress.IPv4Network:
+        net = ipaddress.IPv4Network(subnet)
+        if not docker("network", "ls", "-q", "--filter", f"name=^{self.network}$"):
+            docker("network", "create", "--driver", "bridge", "--subnet", str(net),
+                   "--gateway", str(net.network_address + 1), "--label", f"{LABEL}={self.name}",
+                   self.network)
+        return net
+
+    def start_node(self, node: str, address: str, image: str) -> None:
+        name = self.container(node)
+        state = docker("inspect", "-f", "{{.State.Running}}", name, check=False)
+        if state == "true":
+            return
+        if state == "false":
+            docker("start", name)
+            return
+        caps = [f"--cap-add={cap}" for cap in CAPABILITIES]
+        docker(
+            "run", "-d", "--name", name, "--hostname", node,
+            "--label", f"{LABEL}={self.name}", "--network", self.network, "--ip", address,
+            "--cap-drop=ALL", *caps,
+            "--security-opt", "seccomp=unconfined", "--security-opt", "apparmor=unconfined",
+            "--cgroupns=host", "-v", "/sys/fs/cgroup:/sys/fs/cgroup:rw",
+            "--tmpfs", "/run", "--tmpfs", "/run/lock", "--tmpfs", "/tmp",
+            "--device", "/dev/kmsg",
+            # overlay on overlay fails: the runtimes' state lives on anonymous volumes.
+            "-v", "/var/lib/docker", "-v", "/var/lib/containerd",
+            "-e", "container=docker", "--stop-signal", "SIGRTMIN+3",
+            image, "/lib/systemd/systemd",
+        )
+
+    def wait_booted(self, node: str, timeout: int = 120) -> None:
+        deadline = time.monotonic() + timeout
+        state = ""
+        while time.monotonic() < deadline:
+            state = docker("exec", self.container(node), "systemctl", "is-system-running",
+                           check=False)
+            if state in ("running", "degraded"):
+                return
+            time.sleep(1)
+        raise SystemExit(f"{node}: systemd did not finish booting in {timeout} s (state: {state})")
+
+    def provision_user(self, node: str) -> None:
+        """The login user: key-only SSH and passwordless sudo, as on a cloud image."""
+        pubkey = self.key.with_suffix(".pub").read_text().strip()
+        script = f"""
+set -e
+id -u {USER} >/dev/null 2>&1 || useradd -m -s /bin/bash {USER}
+printf '%s\\n' '{USER} ALL=(ALL) NOPASSWD:ALL' > /etc/sudoers.d/{USER}
+chmod 0440 /etc/sudoers.d/{USER}
+home=$(getent passwd {USER} | cut -d: -f6)
+install -d -m 0700 -o {USER} -g {USER} "$home/.ssh"
+printf '%s\\n' {shlex.quote(pubkey)} > "$home/.ssh/authorized_keys"
+chown {USER}:{USER} "$home/.ssh/authorized_keys"
+chmod 0600 "$home/.ssh/authorized_keys"
+"""
+        docker("exec", "-i", self.container(node), "sh", "-c", script)
+
+    def ssh_args(self) -> list[str]:
+        return ["-i", str(self.key), "-o", "StrictHostKeyChecking=no",
+                "-o", f"UserKnownHostsFile={self.dir / 'known_hosts'}",
+                "-o", "BatchMode=yes", "-o", "ConnectTimeout=5", "-o", "LogLevel=ERROR"]
+
+    def wait_ssh(self, node: str, address: str, timeout: int = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            ok = subprocess.run(["ssh", *self.ssh_args(), f"{USER}@{address}", "sudo", "-n", "true"],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode == 0
+            if ok:
+                return
+            time.sleep(1)
+        raise SystemExit(f"{node}: no SSH login as {USER} with sudo at {address} within {timeout} s")
+
+    def up(self, nodes: int, control_planes: int, subnet: str, image: str,
+           inventory_file: Path | None = None) -> dict[str, str]:
+        if control_planes < 1 or control_planes > nodes:
+            raise SystemExit("--control-planes must be between 1 and --nodes")
+        self.ensure_key()
+        self.dir.mkdir(parents=True, exist_ok=True)
+        (self.dir / "known_hosts").unlink(missing_ok=True)
+        net = self.ensure_network(subnet)
+        addresses = {f"node{i}": str(net.network_address + 10 + i) for i in range(1, nodes + 1)}
+        log(f"Starting {nodes} node(s) of lab '{self.name}' on {net} from {image}")
+        for node, address in addresses.items():
+            self.start_node(node, address, image)
+        for node, address in addresses.items():
+            self.wait_booted(node)
+            self.provision_user(node)
+            self.wait_ssh(node, address)
+        self.write_inventory(addresses, control_planes, str(net.network_address + 1), inventory_file)
+        return addresses
+
+    def inventory_path(self) -> Path:
+        return self.dir / "inventory"
+
+    def write_inventory(self, addresses: dict[str, str], control_planes: int, gateway: str,
+                        path: Path | None) -> Path:
+        """An inventory in the collection's group model, as a user would write one."""
+        names = list(addresses)
+        control = names[:control_planes]
+        workers = names[control_planes:] or control
+        host = lambda group: {n: {"ansible_host": addresses[n]} for n in group}  # noqa: E731
+        inventory = {"all": {
+            "vars": {
+                "ansible_user": USER,
+                "ansible_ssh_private_key_file": str(self.key),
+                "ansible_ssh_common_args": " ".join(self.ssh_args()[2:]),
+                # The lab's clock source is its own gateway (this machine): lab nodes must
+                # never send traffic anywhere else.
+                "prepare_ntp_servers": [gateway],
+            },
+            "children": {
+                "etcd": {"hosts": host(control)},
+                "k8s_cluster": {"children": {
+                    "kube_control_plane": {"hosts": host(control)},
+                    "kube_node": {"hosts": host(workers)},
+                }},
+                "rancher_server": {"hosts": {}},
+            },
+        }}
+        if path is None:
+            path = self.inventory_path() / "hosts.yml"
+            settings = path.parent / "group_vars" / "all.yml"
+            settings.parent.mkdir(parents=True, exist_ok=True)
+            if not settings.exists():
+                settings.write_text("---\n# Your own settings for this lab, kept across `up`, e.g.\n"
+                                    "# cluster_network_plugin: bridge\n{}\n")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # JSON is valid YAML and keeps this tool free of a YAML dependency.
+        path.write_text("# Written by tools/lab on every `up`.\n" + json.dumps(inventory, indent=2) + "\n")
+        return path
+
+    def down(self) -> None:
+        names = self.containers()
+        if names:
+            log(f"Removing {len(names)} container(s) of lab '{self.name}' and their volumes")
+            docker("rm", "-f", "-v", *names)
+        if docker("network", "ls", "-q", "--filter", f"name=^{self.network}$"):
+            docker("network", "rm", self.network)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+# ---------------------------------------------------------------- commands
+
+def cmd_image(args: argparse.Namespace) -> None:
+    image = args.image or default_image()
+    if args.rebuild and image_exists(image):
+        docker("rmi", image)
+    build_image(image)
+    print(image)
+
+
+def cmd_up(args: argparse.Namespace) -> Lab:
+    image = args.image or default_image()
+    if not args.image:
+        build_image(image)
+    lab = Lab(args.name)
+    started = time.monotonic()
+    addresses = lab.up(args.nodes, args.control_planes, args.subnet, image, args.inventory_file)
+    log(f"Lab '{lab.name}' is up in {time.monotonic() - started:.0f} s: "
+        + ", ".join(f"{n}={a}" for n, a in addresses.items()))
+    print(lab.inventory_path())
+    return lab
+
+
+def cmd_deploy(args: argparse.Namespace) -> None:
+    lab = cmd_up(args)
+    playbook = ROOT / "playbooks" / "site.yml"
+    log(f"Deploying: ansible-playbook -i {lab.inventory_path()} {playbook}")
+    started = time.monotonic()
+    rc = subprocess.run(["ansible-playbook", "-i", str(lab.inventory_path()), str(playbook),
+                         *args.ansible_args], cwd=ROOT).returncode
+    log(f"site.yml finished with rc={rc} in {time.monotonic() - started:.0f} s")
+    raise SystemExit(rc)
+
+
+def cmd_down(args: argparse.Namespace) -> None:
+    Lab(args.name).down()
+
+
+def cmd_status(args: argparse.Namespace) -> None:
+    print(docker("ps", "-a", "--filter", f"label={LABEL}" + (f"={args.name}" if args.name else ""),
+                 "--format", "table {{.Names}}\t{{.Status}}\t{{.Label \"" + LABEL + "\"}}"))
+
+
+def cmd_ssh(args: argparse.Namespace) -> None:
+    lab = Lab(args.name)
+    address = docker("inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}",
+                     lab.container(args.node))
+    os.execvp("ssh", ["ssh", *lab.ssh_args()[:-2], f"{USER}@{address}", *args.command])
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="tools/lab", description=__doc__.split("\n\n")[0])
+    sub = p.add_subparsers(dest="command", required=True)
+
+    def lab_options(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument("--name", default="corral", help="lab name (default: corral)")
+
+    def up_options(sp: argparse.ArgumentParser) -> None:
+        lab_options(sp)
+        sp.add_argument("--nodes", type=int, default=3, help="number of nodes (default: 3)")
+        sp.add_argument("--control-planes", type=int, default=1,
+                        help="how many of them are control plane + etcd (default: 1)")
+        sp.add_argument("--subnet", default="192.168.56.0/24",
+                        help="lab network; node N gets address .10+N (default: 192.168.56.0/24)")
+        sp.add_argument("--image", help="node image to use instead of the built Debian one "
+                        "(needs systemd, sshd, sudo, python3)")
+        sp.add_argument("--inventory-file", type=Path,
+                        help="write the inventory here (default: .lab/NAME/inventory/hosts.yml)")
+
+    sp = sub.add_parser("image", help="build the node image (cached)")
+    sp.add_argument("--image", help="tag to build")
+    sp.add_argument("--rebuild", action="store_true")
+    sp.set_defaults(func=cmd_image)
+    sp = sub.add_parser("up", help="start the nodes and write the inventory (prints its path)")
+    up_options(sp)
+    sp.set_defaults(func=cmd_up)
+    sp = sub.add_parser("deploy", help="up, then run playbooks/site.yml on the lab")
+    up_options(sp)
+    sp.add_argument("ansible_args", nargs="*", help="extra ansible-playbook arguments (after --)")
+    sp.set_defaults(func=cmd_deploy)
+    sp = sub.add_parser("down", help="remove the lab's containers, volumes, network and files")
+    lab_options(sp)
+    sp.set_defaults(func=cmd_down)
+    sp = sub.add_parser("status", help="list lab containers")
+    sp.add_argument("--name", help="only this lab")
+    sp.set_defaults(func=cmd_status)
+    sp = sub.add_parser("ssh", help="log in to a node as the lab user")
+    lab_options(sp)
+    sp.add_argument("node")
+    sp.add_argument("command", nargs="*")
+    sp.set_defaults(func=cmd_ssh)
+    return p
+
+
+def main() -> None:
+    args = parser().parse_args()
+    args.func(args)
+
+
+if __name__ == "__main__":
+    main()
