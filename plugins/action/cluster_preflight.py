@@ -1,0 +1,139 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Action plugin of corral.cluster.cluster_preflight: validates on the controller, touches no host."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Optional
+
+from ansible.errors import AnsibleActionFail
+from ansible.plugins.action import ActionBase
+
+try:
+    import netaddr
+
+    from ansible_collections.corral.cluster.plugins.module_utils.preflight import (
+        CLUSTER_GROUPS,
+        DEFAULT_REQUIRED_GROUPS,
+        HostSpec,
+        Spec,
+        checked_hosts,
+        validate,
+    )
+except ImportError as error:  # netaddr missing on the controller
+    IMPORT_ERROR: Optional[ImportError] = error
+else:
+    IMPORT_ERROR = None
+
+SETTINGS = (
+    "cluster_name",
+    "cluster_kubernetes_version",
+    "cluster_domain",
+    "cluster_pod_cidr",
+    "cluster_pod_node_prefix",
+    "cluster_service_cidr",
+    "cluster_dns_ip",
+    "cluster_container_runtime",
+    "cluster_network_plugin",
+    "cluster_registry_mirrors",
+)
+
+# Types stay loose ("raw") where validate() gives a better message than a type error would.
+ARGUMENT_SPEC = {
+    **{name: {"type": "raw", "required": True} for name in SETTINGS},
+    "required_groups": {"type": "list", "elements": "str", "default": list(DEFAULT_REQUIRED_GROUPS)},
+    "etcd_allow_even_members": {"type": "bool", "default": False},
+}
+
+
+class ActionModule(ActionBase):
+    """Check the inventory and the cluster settings; fail listing every problem found."""
+
+    TRANSFERS_FILES = False
+    _requires_connection = False
+
+    def run(self, tmp: Any = None, task_vars: Optional[dict[str, Any]] = None) -> dict[str, Any]:
+        result = super().run(tmp, task_vars)
+        if IMPORT_ERROR is not None:
+            raise AnsibleActionFail(
+                f"cluster_preflight needs the Python library netaddr on the controller ({IMPORT_ERROR}): "
+                "install it next to ansible-core (pip install netaddr)."
+            )
+        _, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
+        task_vars = task_vars or {}
+        spec = build_spec(args, task_vars.get("groups", {}), task_vars.get("hostvars", {}))
+        problems = validate(spec)
+        if problems:
+            result.update(
+                failed=True,
+                problems=problems,
+                msg=f"Preflight found {len(problems)} problem(s):\n" + "\n".join(f" - {p}" for p in problems),
+            )
+        else:
+            result.update(
+                changed=False,
+                msg=summary(spec),
+                ansible_facts={"cluster_preflight_passed": True},
+            )
+        return result
+
+
+def build_spec(args: Mapping[str, Any], groups: Mapping[str, Any], hostvars: Mapping[str, Any]) -> Spec:
+    """The plain dict validate() takes, from the task args and the inventory of this run."""
+    required_groups = list(args["required_groups"])
+    checked = {group: list(groups.get(group, ())) for group in dict.fromkeys([*CLUSTER_GROUPS, *required_groups])}
+    # hostvars[host] (HostVarsVars) templates each value on access, in the context of that host.
+    found = {host: host_spec_from_vars(hostvars[host]) for host in checked_hosts(checked) if host in hostvars}
+    hosts = {host: host_spec for host, host_spec in found.items() if host_spec is not None}
+    return {
+        "settings": {name: args[name] for name in SETTINGS},
+        "groups": checked,
+        "hosts": hosts,
+        "options": {
+            "required_groups": required_groups,
+            "etcd_allow_even_members": args["etcd_allow_even_members"],
+        },
+    }
+
+
+def host_spec_from_vars(host_vars: Mapping[str, Any]) -> Optional[HostSpec]:
+    """What validate() needs of one host; None when the role gathered nothing on it this run."""
+    facts = host_vars.get("ansible_facts") or {}
+    if not facts.get("os_family") or "cluster_node_ip" not in host_vars:
+        return None
+    node_ip = str(host_vars.get("cluster_node_ip") or "").strip() or None
+    return {
+        "node_name": host_vars.get("cluster_node_name"),
+        "node_ip": node_ip,
+        "os_family": facts.get("os_family"),
+        "distribution": facts.get("distribution"),
+        "distribution_major_version": facts.get("distribution_major_version"),
+        "node_network": node_network(facts, node_ip),
+    }
+
+
+def node_network(facts: Mapping[str, Any], node_ip: Optional[str]) -> Optional[str]:
+    """CIDR of the network of the interface holding node_ip, from the `network` facts subset."""
+    if not node_ip:
+        return None
+    for interface in facts.get("interfaces", ()):
+        # Fact keys replace '-' and ':' of interface names with '_'.
+        details = facts.get(interface) or facts.get(interface.replace("-", "_").replace(":", "_")) or {}
+        addresses = [details.get("ipv4") or {}, *(details.get("ipv4_secondaries") or ())]
+        for address in addresses:
+            if address.get("address") == node_ip and address.get("netmask"):
+                return str(netaddr.IPNetwork(f"{node_ip}/{address['netmask']}").cidr)
+    return None
+
+
+def summary(spec: Spec) -> str:
+    groups = spec["groups"]
+    settings = spec["settings"]
+    counts = ", ".join(f"{len(groups[group])} {group}" for group in CLUSTER_GROUPS if groups.get(group))
+    return (
+        f"Preflight passed for {len(spec['hosts'])} host(s) ({counts}): Kubernetes "
+        f"{settings['cluster_kubernetes_version']} with {settings['cluster_container_runtime']} and "
+        f"{settings['cluster_network_plugin']}, pods {settings['cluster_pod_cidr']}, "
+        f"Services {settings['cluster_service_cidr']}."
+    )

@@ -1,0 +1,556 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Preflight validation of a corral.cluster inventory and its cluster settings.
+
+Pure Python (standard library and netaddr) so that it can be unit-tested without Ansible.
+The action plugin ``corral.cluster.cluster_preflight`` builds a plain ``spec`` dict from the
+inventory and the gathered facts and calls :func:`validate`, which returns every problem found,
+each as one sentence naming the offending host or variable and the fix.
+
+This module is also the single place that says what corral.cluster supports.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Optional, TypedDict
+
+import netaddr
+
+# --- What corral.cluster supports ---------------------------------------------------------
+
+KUBERNETES_MAJOR = 1
+KUBERNETES_MINORS = range(20, 37)  # 1.20 through 1.36
+CONTAINER_RUNTIMES = ("containerd", "docker")
+NETWORK_PLUGINS = ("bridge", "flannel", "calico")
+
+
+@dataclass(frozen=True)
+class OsSupport:
+    """Distributions (ansible_facts.distribution) and major versions supported for an OS family."""
+
+    distributions: tuple[str, ...]
+    major_versions: tuple[str, ...]
+
+
+SUPPORTED_OS = {
+    "RedHat": OsSupport(("CentOS", "RedHat", "Rocky", "AlmaLinux", "OracleLinux"), ("7", "8", "9")),
+    "Debian": OsSupport(("Debian",), ("12",)),
+}
+
+# Inventory groups (kubespray names). k8s_cluster is the parent of the two Kubernetes groups.
+KUBERNETES_GROUPS = ("kube_control_plane", "kube_node")
+CLUSTER_GROUPS = ("etcd", "k8s_cluster", *KUBERNETES_GROUPS, "rancher_server")
+DEFAULT_REQUIRED_GROUPS = ("etcd", *KUBERNETES_GROUPS)
+
+# kube-apiserver refuses IPv4 Service ranges with more than 20 host bits.
+SERVICE_CIDR_MIN_PREFIX = 12
+# Fewer than 256 addresses leaves too little room for the cluster's Services.
+SERVICE_CIDR_MAX_PREFIX = 24
+# A /28 gives a node 16 pod addresses; a longer prefix is surely a mistake.
+POD_NODE_PREFIX_MAX = 28
+# Examples given in messages: the defaults of roles/cluster.
+CIDR_EXAMPLES = {"cluster_pod_cidr": "10.244.0.0/16", "cluster_service_cidr": "10.96.0.0/12"}
+# Where the cluster DNS Service goes by default (roles/cluster uses nthhost(10)).
+DNS_IP_SUGGESTED_INDEX = 10
+
+# "This network", loopback, multicast and reserved (with broadcast): no other host reaches a node there.
+UNUSABLE_NODE_IPS = netaddr.IPSet(["0.0.0.0/8", "127.0.0.0/8", "224.0.0.0/4", "240.0.0.0/4"])
+
+_VERSION_RE = re.compile(r"(\d+)\.(\d+)\.(\d+)")
+_DNS_LABEL_RE = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
+_CLUSTER_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+_DNS_LABEL_MAX = 63
+_DNS_SUBDOMAIN_MAX = 253
+
+
+# --- Input ----------------------------------------------------------------------------------
+
+
+class HostSpec(TypedDict):
+    """What the checks need to know about one inventory host (with gathered facts)."""
+
+    node_name: Optional[str]
+    node_ip: Optional[str]
+    os_family: Optional[str]
+    distribution: Optional[str]
+    distribution_major_version: Optional[str]
+    node_network: Optional[str]  # CIDR of the interface holding node_ip, None if none does
+
+
+class Options(TypedDict, total=False):
+    required_groups: Sequence[str]
+    etcd_allow_even_members: bool
+
+
+class Spec(TypedDict, total=False):
+    settings: Mapping[str, Any]  # cluster_* variable name -> value
+    groups: Mapping[str, Sequence[str]]  # group name -> inventory hostnames
+    hosts: Mapping[str, HostSpec]  # inventory hostname -> host; hosts without facts are absent
+    options: Options
+
+
+@dataclass(frozen=True, eq=False)
+class Node:
+    """A checked host, with its addresses parsed (None when missing or invalid)."""
+
+    host: str
+    spec: HostSpec
+    ip: Optional[netaddr.IPAddress]
+    network: Optional[netaddr.IPNetwork]
+
+    @property
+    def usable_ip(self) -> Optional[netaddr.IPAddress]:
+        """The node IP if other hosts could reach the node at it, else None."""
+        return self.ip if self.ip is not None and self.ip not in UNUSABLE_NODE_IPS else None
+
+
+# --- Entry point ----------------------------------------------------------------------------
+
+
+def validate(spec: Spec) -> list[str]:
+    """Return every problem found in the spec (an empty list when all is well)."""
+    settings = spec.get("settings", {})
+    groups = spec.get("groups", {})
+    hosts = spec.get("hosts", {})
+    options = spec.get("options", {})
+    required_groups = options.get("required_groups", DEFAULT_REQUIRED_GROUPS)
+    nodes = [_node(host, hosts[host]) for host in checked_hosts(groups) if host in hosts]
+
+    problems = [
+        *check_required_groups(groups, required_groups),
+        *check_k8s_cluster_parent(groups),
+        *check_etcd_member_count(groups, options.get("etcd_allow_even_members", False)),
+        *check_hosts_have_facts(groups, hosts),
+        *check_node_ips(nodes),
+        *check_node_ips_usable(nodes),
+        *check_node_ips_on_hosts(nodes),
+        *check_node_names(nodes),
+        *check_unique(
+            nodes, "node IP", lambda node: str(node.usable_ip) if node.usable_ip else None, "node_ip (or ansible_host)"
+        ),
+        *check_unique(nodes, "node name", lambda node: node.spec.get("node_name"), "node_name"),
+        *check_operating_systems(nodes),
+        *check_kubernetes_version(settings.get("cluster_kubernetes_version")),
+        *check_choice("cluster_container_runtime", settings.get("cluster_container_runtime"), CONTAINER_RUNTIMES),
+        *check_choice("cluster_network_plugin", settings.get("cluster_network_plugin"), NETWORK_PLUGINS),
+        *check_cluster_name(settings.get("cluster_name")),
+        *check_cluster_domain(settings.get("cluster_domain")),
+        *check_registry_mirrors(settings.get("cluster_registry_mirrors", [])),
+    ]
+    problems += _check_networks(settings, groups, nodes)
+    return problems
+
+
+def _check_networks(settings: Mapping[str, Any], groups: Mapping[str, Sequence[str]], nodes: list[Node]) -> list[str]:
+    """Checks on the pod and Service ranges; those needing a range run only once it parses."""
+    pod, problems = parse_cidr("cluster_pod_cidr", settings.get("cluster_pod_cidr"))
+    service, service_problems = parse_cidr("cluster_service_cidr", settings.get("cluster_service_cidr"))
+    problems += service_problems
+    node_prefix, prefix_problems = parse_pod_node_prefix(settings.get("cluster_pod_node_prefix"), pod)
+    problems += prefix_problems
+    if pod is not None:
+        problems += check_cidr_clear_of_nodes("cluster_pod_cidr", pod, nodes)
+        if node_prefix is not None:
+            problems += check_pod_cidr_capacity(pod, node_prefix, len(kubernetes_hosts(groups)))
+    if service is not None:
+        problems += check_service_cidr_size(service)
+        problems += check_cidr_clear_of_nodes("cluster_service_cidr", service, nodes)
+    if pod is not None and service is not None:
+        problems += check_cidrs_disjoint(pod, service)
+    problems += check_dns_ip(settings.get("cluster_dns_ip"), service)
+    return problems
+
+
+# --- Inventory layout -----------------------------------------------------------------------
+
+
+def checked_hosts(groups: Mapping[str, Sequence[str]]) -> list[str]:
+    """All hosts of the given groups, once each, in inventory order."""
+    return _unique(host for members in groups.values() for host in members)
+
+
+def kubernetes_hosts(groups: Mapping[str, Sequence[str]]) -> list[str]:
+    """Hosts that become Kubernetes nodes (and each need a pod subnet)."""
+    return _unique(host for group in ("k8s_cluster", *KUBERNETES_GROUPS) for host in groups.get(group, ()))
+
+
+def check_required_groups(groups: Mapping[str, Sequence[str]], required: Iterable[str]) -> list[str]:
+    hints = {
+        "etcd": " (etcd needs an odd number of members: 1, 3 or 5)",
+        "kube_control_plane": " (the hosts running kube-apiserver, the controller manager and the scheduler)",
+        "kube_node": " (the hosts running workloads; control-plane hosts may be listed here too)",
+    }
+    return [
+        f"Inventory group '{group}' is empty: add at least one host to it{hints.get(group, '')}."
+        for group in required
+        if not groups.get(group)
+    ]
+
+
+def check_k8s_cluster_parent(groups: Mapping[str, Sequence[str]]) -> list[str]:
+    # The playbooks target k8s_cluster; a Kubernetes host outside it would silently be skipped.
+    parent = set(groups.get("k8s_cluster", ()))
+    orphans = [host for group in KUBERNETES_GROUPS for host in groups.get(group, ()) if host not in parent]
+    if not orphans:
+        return []
+    return [
+        f"{_hosts_are(_unique(orphans))} in kube_control_plane or kube_node but not in k8s_cluster: "
+        "make k8s_cluster the parent group of both "
+        "(k8s_cluster: {children: {kube_control_plane: {}, kube_node: {}}})."
+    ]
+
+
+def check_etcd_member_count(groups: Mapping[str, Sequence[str]], allow_even: bool) -> list[str]:
+    # An empty etcd group is reported by check_required_groups.
+    count = len(_unique(groups.get("etcd", ())))
+    if count == 0 or count % 2 == 1 or allow_even:
+        return []
+    return [
+        f"Inventory group 'etcd' has an even number of members ({count}): use an odd number (1, 3 or 5); "
+        f"{count} members survive no more failures than {count - 1} and risk a split vote."
+    ]
+
+
+def check_hosts_have_facts(groups: Mapping[str, Sequence[str]], hosts: Mapping[str, HostSpec]) -> list[str]:
+    # Every later check needs the whole cluster: one host missing hides duplicates and overlaps.
+    return [
+        f"Host '{host}' has no facts: it was unreachable or left out by --limit. "
+        f"Make it reachable (ansible {host} -m ansible.builtin.ping) and run without --limit, "
+        "or remove it from the inventory."
+        for host in checked_hosts(groups)
+        if host not in hosts
+    ]
+
+
+# --- Nodes ----------------------------------------------------------------------------------
+
+
+def check_node_ips(nodes: Iterable[Node]) -> list[str]:
+    problems = []
+    for node in nodes:
+        value = node.spec.get("node_ip")
+        if not value:
+            problems.append(
+                f"Host '{node.host}' has no node IP: set node_ip (or ansible_host) to its IPv4 address "
+                "in the inventory; its facts show no default IPv4 address."
+            )
+        elif node.ip is None:
+            problems.append(
+                f"Host '{node.host}': node IP '{value}' is not an IPv4 address (IPv6 and dual-stack "
+                "are not supported yet): set node_ip to the host's IPv4 address."
+            )
+    return problems
+
+
+def check_node_ips_usable(nodes: Iterable[Node]) -> list[str]:
+    # Typically ansible_host: 127.0.0.1 with a forwarded SSH port (Vagrant), taken as the default node IP.
+    return [
+        f"Host '{node.host}': node IP {node.ip} is a loopback, multicast or reserved address that other hosts "
+        "cannot reach: set node_ip to the address the other nodes reach it at."
+        for node in nodes
+        if node.ip is not None and node.usable_ip is None
+    ]
+
+
+def check_node_ips_on_hosts(nodes: Iterable[Node]) -> list[str]:
+    # etcd and the kubelet bind to the node IP; ansible_host may be a NAT or load-balancer address.
+    return [
+        f"Host '{node.host}': node IP {node.ip} is on none of its network interfaces: "
+        "set node_ip to one of its own IPv4 addresses (ansible_host may be a NAT address)."
+        for node in nodes
+        if node.usable_ip is not None and node.network is None
+    ]
+
+
+def check_node_names(nodes: Iterable[Node]) -> list[str]:
+    problems = []
+    for node in nodes:
+        name = node.spec.get("node_name")
+        if name is None or is_dns_subdomain(str(name)):
+            continue
+        suggestion = _suggest_dns_subdomain(name)
+        example = f", e.g. node_name: {suggestion}" if suggestion else ""
+        problems.append(
+            f"Host '{node.host}': node name '{name}' is not a valid Kubernetes node name (RFC 1123: lowercase "
+            "letters, digits, '-' and '.', labels of 1 to 63 characters starting and ending with a letter or "
+            f"digit, 253 characters at most): set node_name for '{node.host}' in the inventory{example}."
+        )
+    return problems
+
+
+def check_unique(nodes: Iterable[Node], what: str, key: Callable[[Node], Optional[str]], variable: str) -> list[str]:
+    """Report values of ``key(node)`` shared by several hosts (None values are ignored)."""
+    owners: dict[str, list[str]] = {}
+    for node in nodes:
+        value = key(node)
+        if value:
+            owners.setdefault(value, []).append(node.host)
+    return [
+        f"Hosts {_names(hosts)} share the {what} '{value}': each host needs its own; "
+        f"set a distinct {variable} for each of them in the inventory."
+        for value, hosts in owners.items()
+        if len(hosts) > 1
+    ]
+
+
+def check_operating_systems(nodes: Iterable[Node]) -> list[str]:
+    problems = []
+    for node in nodes:
+        family = node.spec.get("os_family")
+        distribution = node.spec.get("distribution")
+        major = str(node.spec.get("distribution_major_version"))
+        support = SUPPORTED_OS.get(family or "")
+        if support and distribution in support.distributions and major in support.major_versions:
+            continue
+        problems.append(
+            f"Host '{node.host}' runs {distribution} {major} (os_family {family}), which corral.cluster "
+            f"does not support: use {supported_os_description()}, or remove the host from the inventory."
+        )
+    return problems
+
+
+def supported_os_description() -> str:
+    """E.g. 'CentOS, RedHat, Rocky, AlmaLinux or OracleLinux 7, 8 or 9, or Debian 12'."""
+    return ", or ".join(
+        f"{_alternatives(support.distributions)} {_alternatives(support.major_versions)}"
+        for support in SUPPORTED_OS.values()
+    )
+
+
+# --- Settings -------------------------------------------------------------------------------
+
+
+def check_kubernetes_version(version: Any) -> list[str]:
+    text = str(version)
+    oldest = f"{KUBERNETES_MAJOR}.{KUBERNETES_MINORS[0]}"
+    newest = f"{KUBERNETES_MAJOR}.{KUBERNETES_MINORS[-1]}"
+    if text.startswith("v") and _VERSION_RE.fullmatch(text[1:]):
+        return [f"cluster_kubernetes_version '{text}' must not start with 'v': write \"{text[1:]}\"."]
+    match = _VERSION_RE.fullmatch(text)
+    if not match:
+        return [
+            f"cluster_kubernetes_version '{text}' is not a MAJOR.MINOR.PATCH release: write it like "
+            '"1.35.8", quoted so that YAML keeps it a string.'
+        ]
+    major, minor = int(match.group(1)), int(match.group(2))
+    if major == KUBERNETES_MAJOR and minor in KUBERNETES_MINORS:
+        return []
+    return [
+        f"cluster_kubernetes_version {text} is not supported: choose a release from {oldest} to {newest} "
+        f'(e.g. "{newest}.0").'
+    ]
+
+
+def check_choice(variable: str, value: Any, choices: Sequence[str]) -> list[str]:
+    if value in choices:
+        return []
+    return [f"{variable} '{value}' is not supported: set it to one of {', '.join(choices)}."]
+
+
+def check_cluster_name(name: Any) -> list[str]:
+    # Ends up in kubeconfig context names, certificate subjects and file names.
+    if isinstance(name, str) and _CLUSTER_NAME_RE.fullmatch(name):
+        return []
+    return [
+        f"cluster_name '{name}' is not a usable name: use letters, digits, '.', '_' and '-', "
+        "starting with a letter or digit (e.g. corral)."
+    ]
+
+
+def check_cluster_domain(domain: Any) -> list[str]:
+    if isinstance(domain, str) and is_dns_subdomain(domain):
+        return []
+    return [
+        f"cluster_domain '{domain}' is not a valid DNS domain (RFC 1123: lowercase letters, digits, '-' and "
+        "'.', no leading or trailing dot): set it to e.g. cluster.local."
+    ]
+
+
+def check_registry_mirrors(mirrors: Any) -> list[str]:
+    if not isinstance(mirrors, (list, tuple)):
+        return [
+            f"cluster_registry_mirrors must be a list of URLs, not {mirrors!r}: "
+            'write e.g. ["https://mirror.example.com"] (or [] for none).'
+        ]
+    return [
+        f"cluster_registry_mirrors entry '{mirror}' is not an http:// or https:// URL: "
+        "write it like https://mirror.example.com."
+        for mirror in mirrors
+        if not (isinstance(mirror, str) and re.fullmatch(r"https?://[^/\s]+\S*", mirror))
+    ]
+
+
+# --- Pod and Service networks ---------------------------------------------------------------
+
+
+def parse_cidr(variable: str, value: Any) -> tuple[Optional[netaddr.IPNetwork], list[str]]:
+    """Parse an IPv4 range written in CIDR notation; return (range or None, problems)."""
+    text = str(value).strip()
+    if "," in text or ":" in text:
+        return None, [
+            f"{variable} '{text}' is not a single IPv4 range: IPv6 and dual-stack are not supported yet; "
+            f"use one IPv4 range such as {CIDR_EXAMPLES[variable]}."
+        ]
+    address, _, prefix = text.partition("/")
+    if not (netaddr.valid_ipv4(address) and re.fullmatch(r"\d{1,2}", prefix) and int(prefix) <= 32):
+        return None, [
+            f"{variable} '{text}' is not an IPv4 range in CIDR notation: write it like {CIDR_EXAMPLES[variable]}."
+        ]
+    network = netaddr.IPNetwork(text)
+    if network.ip != network.network:
+        # Kubernetes would silently use the enclosing range; the mismatch is more likely a typo.
+        return None, [f"{variable} '{text}' has host bits set: did you mean {network.cidr}?"]
+    return network, []
+
+
+def parse_pod_node_prefix(value: Any, pod: Optional[netaddr.IPNetwork]) -> tuple[Optional[int], list[str]]:
+    """Parse cluster_pod_node_prefix; return (prefix or None, problems)."""
+    # A string of digits is fine (extra vars are strings); "/24" is not, the templates use the bare number.
+    if isinstance(value, bool) or not re.fullmatch(r"\d{1,2}", str(value).strip()):
+        return None, [f"cluster_pod_node_prefix '{value}' is not a prefix length: write a number such as 24."]
+    prefix = int(str(value).strip())
+    if prefix > POD_NODE_PREFIX_MAX:
+        return None, [
+            f"cluster_pod_node_prefix {prefix} is too long: a /{prefix} per node leaves too few pod addresses; "
+            f"use at most {POD_NODE_PREFIX_MAX} (24 is usual)."
+        ]
+    if pod is not None and prefix <= pod.prefixlen:
+        return None, [
+            f"cluster_pod_node_prefix {prefix} must be longer than the /{pod.prefixlen} of cluster_pod_cidr "
+            f"({pod}), since each node gets a slice of it: use e.g. {max(pod.prefixlen + 8, 24)} "
+            f"(at most {POD_NODE_PREFIX_MAX})."
+        ]
+    return prefix, []
+
+
+def check_pod_cidr_capacity(pod: netaddr.IPNetwork, node_prefix: int, node_count: int) -> list[str]:
+    available = 2 ** (node_prefix - pod.prefixlen)
+    if node_count <= available:
+        return []
+    bits_needed = (node_count - 1).bit_length()
+    fixes = []
+    if pod.prefixlen + bits_needed <= POD_NODE_PREFIX_MAX:
+        fixes.append(f"set cluster_pod_node_prefix to {pod.prefixlen + bits_needed}")
+    fixes.append(f"use a cluster_pod_cidr of /{node_prefix - bits_needed} or larger")
+    return [
+        f"cluster_pod_cidr {pod} holds {available} /{node_prefix} node subnets (cluster_pod_node_prefix) "
+        f"but k8s_cluster has {node_count} hosts: {' or '.join(fixes)}."
+    ]
+
+
+def check_service_cidr_size(service: netaddr.IPNetwork) -> list[str]:
+    if service.prefixlen < SERVICE_CIDR_MIN_PREFIX:
+        return [
+            f"cluster_service_cidr {service} is too large: kube-apiserver refuses IPv4 Service ranges larger "
+            f"than /{SERVICE_CIDR_MIN_PREFIX}; use a /{SERVICE_CIDR_MIN_PREFIX} to /{SERVICE_CIDR_MAX_PREFIX} "
+            "(e.g. 10.96.0.0/12)."
+        ]
+    if service.prefixlen > SERVICE_CIDR_MAX_PREFIX:
+        return [
+            f"cluster_service_cidr {service} is too small: it has {service.size} addresses, fewer than 256; "
+            f"use a /{SERVICE_CIDR_MIN_PREFIX} to /{SERVICE_CIDR_MAX_PREFIX} (e.g. 10.96.0.0/12)."
+        ]
+    return []
+
+
+def check_cidrs_disjoint(pod: netaddr.IPNetwork, service: netaddr.IPNetwork) -> list[str]:
+    if not _overlap(pod, service):
+        return []
+    return [
+        f"cluster_pod_cidr {pod} and cluster_service_cidr {service} overlap: "
+        "change one of them so that the two ranges share no address."
+    ]
+
+
+def check_cidr_clear_of_nodes(variable: str, cidr: netaddr.IPNetwork, nodes: Iterable[Node]) -> list[str]:
+    # Traffic to a node would be routed into the pod or Service network instead (and vice versa).
+    nodes = list(nodes)
+    holding_ip = [node for node in nodes if node.ip is not None and node.ip in cidr]
+    overlapping: dict[netaddr.IPNetwork, list[str]] = {}
+    for node in nodes:
+        # A host whose IP is inside is reported once, by the message above.
+        if node not in holding_ip and node.network is not None and _overlap(node.network, cidr):
+            overlapping.setdefault(node.network, []).append(node.host)
+    problems = []
+    if holding_ip:
+        listing = ", ".join(f"'{node.host}' ({node.ip})" for node in holding_ip)
+        problems.append(
+            f"{variable} {cidr} overlaps the node network: it contains the node IP of {listing}; "
+            f"change {variable} to a range that no host network uses."
+        )
+    for network, hosts in overlapping.items():
+        problems.append(
+            f"{variable} {cidr} overlaps the node network {network} of {_names(hosts)}: "
+            f"change {variable} to a range that no host network uses."
+        )
+    return problems
+
+
+def check_dns_ip(value: Any, service: Optional[netaddr.IPNetwork]) -> list[str]:
+    # Without a valid range there is nothing to compare with, and the default (nthhost(10) of
+    # the range) is the string "False": the range is reported already.
+    if service is None:
+        return []
+    text = str(value).strip()
+    hint = f"e.g. {service[min(DNS_IP_SUGGESTED_INDEX, service.size - 1)]}"  # a too small range is reported too
+    if not netaddr.valid_ipv4(text):
+        return [f"cluster_dns_ip '{text}' is not an IPv4 address: set it to one inside cluster_service_cidr, {hint}."]
+    address = netaddr.IPAddress(text)
+    reserved = {
+        service.network: "the network address of cluster_service_cidr",
+        service.network + 1: "the first address of cluster_service_cidr, reserved for the 'kubernetes' Service",
+        service.broadcast: "the broadcast address of cluster_service_cidr, which Services cannot use",
+    }
+    if address not in service:
+        return [f"cluster_dns_ip {text} is outside cluster_service_cidr {service}: set it to an address in it, {hint}."]
+    if address in reserved:
+        return [f"cluster_dns_ip {text} is {reserved[address]}: use another address, {hint}."]
+    return []
+
+
+# --- Helpers --------------------------------------------------------------------------------
+
+
+def is_dns_subdomain(name: str) -> bool:
+    """True for an RFC 1123 subdomain, as Kubernetes requires of node names and domains."""
+    return 0 < len(name) <= _DNS_SUBDOMAIN_MAX and all(
+        len(label) <= _DNS_LABEL_MAX and _DNS_LABEL_RE.fullmatch(label) for label in name.split(".")
+    )
+
+
+def _suggest_dns_subdomain(name: str) -> Optional[str]:
+    labels = (re.sub(r"[^a-z0-9-]+", "-", label.lower()).strip("-") for label in str(name).split("."))
+    suggestion = ".".join(label[:_DNS_LABEL_MAX].rstrip("-") for label in labels if label)
+    return suggestion if is_dns_subdomain(suggestion) else None
+
+
+def _node(host: str, spec: HostSpec) -> Node:
+    ip_text = str(spec.get("node_ip") or "").strip()
+    ip = netaddr.IPAddress(ip_text) if netaddr.valid_ipv4(ip_text) else None
+    network_text = spec.get("node_network")
+    network = netaddr.IPNetwork(network_text).cidr if network_text else None
+    return Node(host=host, spec=spec, ip=ip, network=network)
+
+
+def _overlap(first: netaddr.IPNetwork, second: netaddr.IPNetwork) -> bool:
+    return first.first <= second.last and second.first <= first.last
+
+
+def _unique(items: Iterable[str]) -> list[str]:
+    return list(dict.fromkeys(items))
+
+
+def _names(hosts: Iterable[str]) -> str:
+    return ", ".join(f"'{host}'" for host in hosts)
+
+
+def _hosts_are(hosts: Sequence[str]) -> str:
+    return f"Host {_names(hosts)} is" if len(hosts) == 1 else f"Hosts {_names(hosts)} are"
+
+
+def _alternatives(items: Sequence[str]) -> str:
+    """'a', 'a or b', 'a, b or c'."""
+    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} or {items[-1]}"

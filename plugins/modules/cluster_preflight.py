@@ -1,0 +1,149 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# Documentation only: the work is done on the controller by the action plugin of the same name.
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: cluster_preflight
+short_description: Refuse a bad corral.cluster inventory or bad cluster settings
+description:
+  - Checks the inventory groups, the hosts' facts and the cluster settings on the controller, before any host
+    changes, and fails with one line per problem found, each naming the host or variable and the fix.
+  - Checks the groups C(etcd), C(kube_control_plane), C(kube_node), C(k8s_cluster) and C(rancher_server) -
+    required groups not empty, C(k8s_cluster) the parent of the Kubernetes groups, an odd etcd member count.
+  - Checks every host of those groups, from its facts C(cluster_node_name) and C(cluster_node_ip) and its
+    C(ansible_facts) (subsets C(min) and C(network)) - node IP present, IPv4 and on one of its interfaces,
+    node name an RFC 1123 subdomain, node names and IPs unique, operating system supported.
+  - Checks the settings - Kubernetes version, container runtime, network plugin, cluster name and domain,
+    registry mirrors, pod and Service ranges (IPv4, sizes, no overlap with each other or any node network),
+    per-node pod prefix and capacity, cluster DNS address.
+  - A host of those groups without facts (unreachable, or left out by C(--limit)) is a problem too.
+  - Runs once for the whole play (use C(run_once)); on success it sets the fact C(cluster_preflight_passed).
+  - Normally used through the role C(corral.cluster.preflight), which gathers the facts and passes the settings.
+version_added: "0.1.0"
+options:
+  cluster_name:
+    description: Name of the cluster (letters, digits, C(.), C(_) and C(-)).
+    type: str
+    required: true
+  cluster_kubernetes_version:
+    description: Kubernetes release, C(MAJOR.MINOR.PATCH) without a leading C(v), 1.20 to 1.36.
+    type: str
+    required: true
+  cluster_domain:
+    description: DNS domain of the cluster, an RFC 1123 subdomain.
+    type: str
+    required: true
+  cluster_pod_cidr:
+    description: Pod network, one IPv4 range in CIDR notation.
+    type: str
+    required: true
+  cluster_pod_node_prefix:
+    description: Prefix length of each node's pod subnet, longer than the pod range's and at most 28.
+    type: int
+    required: true
+  cluster_service_cidr:
+    description: Service network, one IPv4 range from a /12 to a /24.
+    type: str
+    required: true
+  cluster_dns_ip:
+    description:
+      - Address of the cluster DNS Service, inside O(cluster_service_cidr).
+      - Neither its network, first (the C(kubernetes) Service) nor broadcast address.
+    type: str
+    required: true
+  cluster_container_runtime:
+    description: Container runtime of the nodes.
+    type: str
+    required: true
+    choices: [containerd, docker]
+  cluster_network_plugin:
+    description: Pod network implementation.
+    type: str
+    required: true
+    choices: [bridge, flannel, calico]
+  cluster_registry_mirrors:
+    description: Registry mirror URLs (C(http://) or C(https://)).
+    type: list
+    elements: str
+    required: true
+  required_groups:
+    description: Inventory groups that must have at least one host.
+    type: list
+    elements: str
+    default: [etcd, kube_control_plane, kube_node]
+  etcd_allow_even_members:
+    description: Accept an even number of etcd members (for a playbook adding or removing one member).
+    type: bool
+    default: false
+extends_documentation_fragment:
+  - action_common_attributes
+  - action_common_attributes.conn
+  - action_common_attributes.flow
+attributes:
+  action:
+    support: full
+  async:
+    support: none
+  become:
+    support: none
+  bypass_host_loop:
+    support: none
+  check_mode:
+    support: full
+  connection:
+    support: none
+  delegation:
+    support: none
+    details: Runs on the controller only.
+  diff_mode:
+    support: none
+  platform:
+    platforms: all
+seealso:
+  - module: ansible.builtin.assert
+author:
+  - corral.cluster maintainers
+"""
+
+EXAMPLES = r"""
+- name: Refuse a bad inventory or bad settings
+  corral.cluster.cluster_preflight:
+    cluster_name: "{{ cluster_name }}"
+    cluster_kubernetes_version: "{{ cluster_kubernetes_version }}"
+    cluster_domain: "{{ cluster_domain }}"
+    cluster_pod_cidr: "{{ cluster_pod_cidr }}"
+    cluster_pod_node_prefix: "{{ cluster_pod_node_prefix }}"
+    cluster_service_cidr: "{{ cluster_service_cidr }}"
+    cluster_dns_ip: "{{ cluster_dns_ip }}"
+    cluster_container_runtime: "{{ cluster_container_runtime }}"
+    cluster_network_plugin: "{{ cluster_network_plugin }}"
+    cluster_registry_mirrors: "{{ cluster_registry_mirrors }}"
+    etcd_allow_even_members: true
+  run_once: true
+"""
+
+RETURN = r"""
+msg:
+  description: Summary on success; on failure C(Preflight found N problem(s)) followed by one line per problem.
+  returned: always
+  type: str
+  sample: "Preflight found 1 problem(s):\n - Inventory group 'kube_node' is empty: add at least one host to it."
+problems:
+  description: The problems found, one sentence each naming the host or variable and the fix.
+  returned: failed
+  type: list
+  elements: str
+ansible_facts:
+  description: Facts set on success (on every host of the play when run with C(run_once)).
+  returned: success
+  type: dict
+  contains:
+    cluster_preflight_passed:
+      description: Always V(true); later imports of the preflight play skip their checks.
+      returned: success
+      type: bool
+      sample: true
+"""
