@@ -8,19 +8,9 @@ from unittest.mock import MagicMock
 import pytest
 
 from ansible_collections.corral.cluster.plugins.action.cluster_preflight import ActionModule, build_spec, node_network
+from cluster_settings import default_settings
 
-ARGS = {
-    "cluster_name": "corral",
-    "cluster_kubernetes_version": "1.35.8",
-    "cluster_domain": "cluster.local",
-    "cluster_pod_cidr": "10.244.0.0/16",
-    "cluster_pod_node_prefix": 24,
-    "cluster_service_cidr": "10.96.0.0/12",
-    "cluster_dns_ip": "10.96.0.10",
-    "cluster_container_runtime": "containerd",
-    "cluster_network_plugin": "bridge",
-    "cluster_registry_mirrors": [],
-}
+ARGS = default_settings()
 
 
 def facts(address: str, interface: str = "eth0") -> dict[str, Any]:

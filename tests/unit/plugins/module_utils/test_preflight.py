@@ -14,21 +14,11 @@ from ansible_collections.corral.cluster.plugins.module_utils.preflight import (
     supported_os_description,
     validate,
 )
+from cluster_settings import default_settings
 
 Mutation = Callable[[Spec], None]
 
-SETTINGS = {
-    "cluster_name": "corral",
-    "cluster_kubernetes_version": "1.35.8",
-    "cluster_domain": "cluster.local",
-    "cluster_pod_cidr": "10.244.0.0/16",
-    "cluster_pod_node_prefix": 24,
-    "cluster_service_cidr": "10.96.0.0/12",
-    "cluster_dns_ip": "10.96.0.10",
-    "cluster_container_runtime": "containerd",
-    "cluster_network_plugin": "bridge",
-    "cluster_registry_mirrors": [],
-}
+SETTINGS = default_settings()
 NODE_NETWORK = "192.168.1.0/24"
 
 

@@ -1,0 +1,16 @@
+"""The cluster_* defaults of roles/cluster, as the preflight action receives them."""
+
+from pathlib import Path
+
+import netaddr
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def default_settings() -> dict:
+    """roles/cluster/defaults/main.yml with its one templated value resolved."""
+    settings = yaml.safe_load((ROOT / "roles" / "cluster" / "defaults" / "main.yml").read_text())
+    # "{{ cluster_service_cidr | ansible.utils.nthhost(10) }}"
+    settings["cluster_dns_ip"] = str(netaddr.IPNetwork(settings["cluster_service_cidr"])[10])
+    return settings
