@@ -82,9 +82,10 @@ def log(msg: str) -> None:
     print(f"\033[1m==> {msg}\033[0m", file=sys.stderr, flush=True)
 
 
-def run(*cmd: str, check: bool = True, capture: bool = False, stdin: str | None = None) -> str:
+def run(*cmd: str, check: bool = True, capture: bool = False, stdin: str | None = None,
+        cwd: Path | None = None) -> str:
     result = subprocess.run(
-        cmd, check=False, text=True, input=stdin,
+        cmd, check=False, text=True, input=stdin, cwd=cwd,
         stdout=subprocess.PIPE if capture else None,
         stderr=subprocess.PIPE if capture else None,
     )
@@ -353,6 +354,12 @@ def cmd_deploy(args: argparse.Namespace) -> None:
     raise SystemExit(rc)
 
 
+def cmd_artifacts(args: argparse.Namespace) -> None:
+    import lab_artifacts  # noqa: PLC0415  (only this command needs the build code)
+
+    print(lab_artifacts.build())
+
+
 def cmd_down(args: argparse.Namespace) -> None:
     Lab(args.name).down()
 
@@ -399,6 +406,9 @@ def parser() -> argparse.ArgumentParser:
     up_options(sp)
     sp.add_argument("ansible_args", nargs="*", help="extra ansible-playbook arguments (after --)")
     sp.set_defaults(func=cmd_deploy)
+    sp = sub.add_parser("artifacts", help="build the cluster artifacts from Debian's packages "
+                        "into the lab's offline mirror (cached; prints its path)")
+    sp.set_defaults(func=cmd_artifacts)
     sp = sub.add_parser("down", help="remove the lab's containers, volumes, network and files")
     lab_options(sp)
     sp.set_defaults(func=cmd_down)

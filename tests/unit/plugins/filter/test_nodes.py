@@ -1,0 +1,17 @@
+from ansible_collections.corral.cluster.plugins.filter.nodes import node_identities
+
+
+def test_node_identities_follow_the_preflight_facts_in_input_order():
+    hostvars = {
+        "b": {"cluster_node_name": "worker-b", "cluster_node_ip": "192.168.56.12"},
+        "a": {"cluster_node_name": "a", "cluster_node_ip": "192.168.56.11"},
+    }
+    assert list(node_identities(["b", "a"], hostvars).items()) == [
+        ("b", {"node_name": "worker-b", "node_ip": "192.168.56.12"}),
+        ("a", {"node_name": "a", "node_ip": "192.168.56.11"}),
+    ]
+
+
+def test_a_host_without_preflight_facts_gets_empty_values():
+    assert node_identities(["x"], {"x": {}}) == {"x": {"node_name": "", "node_ip": ""}}
+    assert node_identities(["y"], {}) == {"y": {"node_name": "", "node_ip": ""}}
