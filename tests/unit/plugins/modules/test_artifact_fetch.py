@@ -1,0 +1,72 @@
+"""Unit tests of the artifact_fetch module: plan to per-host files, check mode, refusals."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pytest
+
+from ansible_collections.corral.cluster.plugins.module_utils import artifacts as lib
+from ansible_collections.corral.cluster.plugins.modules import artifact_fetch
+
+URL = "https://dl.k8s.io/release/v{version}/bin/linux/{arch}/"
+HOSTS = {
+    "cp": {"arch": "amd64", "groups": ["etcd", "kube_control_plane", "k8s_cluster"]},
+    "worker": {"arch": "amd64", "groups": ["kube_node", "k8s_cluster"]},
+}
+
+
+def params(tmp_path: Path, **overrides) -> dict:
+    mirror = tmp_path / "mirror"
+    sums = {}
+    for name in ("kube-apiserver", "kubelet"):
+        data = name.encode()
+        path = mirror / "dl.k8s.io/release/v1.20.2/bin/linux/amd64" / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+        sums[name] = {"1.20.2": "sha256:" + hashlib.sha256(data).hexdigest()}
+    return {
+        "catalog": {
+            "kube-apiserver": {"version": "1.20.2", "url": URL + "kube-apiserver", "sha256": "published",
+                               "kind": "binary", "groups": ["kube_control_plane"]},
+            "kubelet": {"version": "1.20.2", "url": URL + "kubelet", "sha256": "pinned", "kind": "binary",
+                        "groups": ["k8s_cluster"]},
+        },
+        "hosts": HOSTS,
+        "checksums": {},
+        "checksum_overrides": sums,
+        "mirror_url": mirror.as_uri(),
+        "cache_dir": str(tmp_path / "cache"),
+        "offline": True,
+        **overrides,
+    }
+
+
+def test_each_host_gets_the_files_of_its_groups_then_a_rerun_changes_nothing(tmp_path: Path) -> None:
+    first = artifact_fetch.run(params(tmp_path), check_mode=False)
+    assert first["changed"]
+    assert [file["name"] for file in first["hosts"]["cp"]] == ["kube-apiserver", "kubelet"]
+    assert [file["artifact"] for file in first["hosts"]["worker"]] == ["kubelet"]
+    assert first["needs"]["worker"] == ["kubelet"]
+    second = artifact_fetch.run(params(tmp_path), check_mode=False)
+    assert not second["changed"] and second["hosts"] == first["hosts"]
+
+
+def test_check_mode_reports_pending_and_writes_nothing(tmp_path: Path) -> None:
+    result = artifact_fetch.run(params(tmp_path), check_mode=True)
+    assert result["changed"] and result["pending"] == ["kube-apiserver 1.20.2 (amd64)", "kubelet 1.20.2 (amd64)"]
+    assert result["hosts"] == {"cp": [], "worker": []}
+    assert not (tmp_path / "cache").exists()
+
+
+def test_a_bad_mirror_url_is_refused_before_anything_is_fetched(tmp_path: Path) -> None:
+    with pytest.raises(lib.ArtifactError, match="artifacts_mirror_url 'ftp://x' is not"):
+        artifact_fetch.run(params(tmp_path, mirror_url="ftp://x"), check_mode=False)
+    assert not (tmp_path / "cache").exists()
+
+
+def test_a_missing_sum_is_refused_before_anything_is_fetched(tmp_path: Path) -> None:
+    with pytest.raises(lib.ArtifactError, match="artifacts_checksums.kubelet.1.20.2"):
+        artifact_fetch.run(params(tmp_path, checksum_overrides={}), check_mode=False)
+    assert not (tmp_path / "cache").exists()
