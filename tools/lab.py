@@ -23,6 +23,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 STATE = Path(os.environ.get("CORRAL_LAB_STATE", ROOT / ".lab"))
+# Kept across labs and checkouts: the node image recipe's build and the artifacts mirror.
+CACHE = Path(os.environ.get("CORRAL_LAB_CACHE", Path.home() / ".cache" / "corral-lab"))
+MIRROR = CACHE / "artifacts"
 LABEL = "io.corral.lab"
 USER = "corral"
 SUITE = "bookworm"
@@ -288,6 +291,10 @@ chmod 0600 "$home/.ssh/authorized_keys"
                 # The lab's clock source is its own gateway (this machine): lab nodes must
                 # never send traffic anywhere else.
                 "prepare_ntp_servers": [gateway],
+                # The lab's PKI and etcd snapshots go when the lab goes.
+                "cluster_name": f"lab-{self.name}",
+                "cluster_state_dir": str(self.dir / "state"),
+                **artifact_settings(),
             },
             "children": {
                 "etcd": {"hosts": host(control)},
@@ -320,6 +327,24 @@ chmod 0600 "$home/.ssh/authorized_keys"
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
+def artifact_settings() -> dict:
+    """Deploy what `tools/lab artifacts` built, from its offline mirror, with its sums."""
+    manifest_file = MIRROR / "artifacts.json"
+    if not manifest_file.exists():
+        return {}
+    manifest = json.loads(manifest_file.read_text())
+    downloads = {name: entry for name, entry in manifest.items() if "image" not in entry}
+    return {
+        "cluster_kubernetes_version": manifest["kube-apiserver"]["version"],
+        "artifacts_etcd_version": manifest["etcd"]["version"],
+        "artifacts_cni_plugins_version": manifest["cni_plugins"]["version"],
+        "artifacts_mirror_url": MIRROR.as_uri(),
+        "artifacts_offline": True,
+        "artifacts_checksums": {name: {entry["version"]: f"sha256:{entry['sha256']}"}
+                                for name, entry in downloads.items()},
+    }
+
+
 # ---------------------------------------------------------------- commands
 
 def cmd_image(args: argparse.Namespace) -> None:
@@ -334,6 +359,10 @@ def cmd_up(args: argparse.Namespace) -> Lab:
     image = args.image or default_image()
     if not args.image:
         build_image(image)
+    if args.artifacts:
+        import lab_artifacts  # noqa: PLC0415  (slow to build the first time: only when asked)
+
+        lab_artifacts.build()
     lab = Lab(args.name)
     started = time.monotonic()
     addresses = lab.up(args.nodes, args.control_planes, args.subnet, image, args.inventory_file)
@@ -344,6 +373,7 @@ def cmd_up(args: argparse.Namespace) -> Lab:
 
 
 def cmd_deploy(args: argparse.Namespace) -> None:
+    args.artifacts = True
     lab = cmd_up(args)
     playbook = ROOT / "playbooks" / "site.yml"
     log(f"Deploying: ansible-playbook -i {lab.inventory_path()} {playbook}")
@@ -357,7 +387,7 @@ def cmd_deploy(args: argparse.Namespace) -> None:
 def cmd_artifacts(args: argparse.Namespace) -> None:
     import lab_artifacts  # noqa: PLC0415  (only this command needs the build code)
 
-    print(lab_artifacts.build())
+    print(lab_artifacts.build(force=args.rebuild))
 
 
 def cmd_down(args: argparse.Namespace) -> None:
@@ -392,6 +422,8 @@ def parser() -> argparse.ArgumentParser:
                         help="lab network; node N gets address .10+N (default: 192.168.56.0/24)")
         sp.add_argument("--image", help="node image to use instead of the built Debian one "
                         "(needs systemd, sshd, sudo, python3)")
+        sp.add_argument("--artifacts", action=argparse.BooleanOptionalAction, default=False,
+                        help="build the cluster artifacts first (cached; about 8 minutes the first time)")
         sp.add_argument("--inventory-file", type=Path,
                         help="write the inventory here (default: .lab/NAME/inventory/hosts.yml)")
 
@@ -408,6 +440,7 @@ def parser() -> argparse.ArgumentParser:
     sp.set_defaults(func=cmd_deploy)
     sp = sub.add_parser("artifacts", help="build the cluster artifacts from Debian's packages "
                         "into the lab's offline mirror (cached; prints its path)")
+    sp.add_argument("--rebuild", action="store_true", help="publish again even when complete")
     sp.set_defaults(func=cmd_artifacts)
     sp = sub.add_parser("down", help="remove the lab's containers, volumes, network and files")
     lab_options(sp)

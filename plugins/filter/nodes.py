@@ -51,6 +51,20 @@ def node_identities(hosts: Iterable[str], hostvars: Mapping[str, Any]) -> dict[s
     return identities
 
 
+def https_urls(identities: Mapping[str, Mapping[str, str]], port: int) -> list[str]:
+    """https://<node_ip>:<port> of each node, e.g. the client URLs of the etcd members."""
+    return [f"https://{node['node_ip']}:{port}" for node in identities.values()]
+
+
+def etcd_initial_cluster(identities: Mapping[str, Mapping[str, str]], peer_port: int) -> str:
+    """The --initial-cluster value: <node name>=https://<node ip>:<peer port>,..."""
+    return ",".join(f"{node['node_name']}=https://{node['node_ip']}:{peer_port}" for node in identities.values())
+
+
 class FilterModule:
     def filters(self) -> dict[str, Any]:
-        return {"node_identities": node_identities}
+        return {
+            "node_identities": node_identities,
+            "https_urls": https_urls,
+            "etcd_initial_cluster": etcd_initial_cluster,
+        }

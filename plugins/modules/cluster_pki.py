@@ -102,7 +102,7 @@ author:
 EXAMPLES = r"""
 - name: Issue the cluster certificates on the controller
   corral.cluster.cluster_pki:
-    path: "{{ inventory_dir }}/pki"
+    path: "{{ cluster_state_dir }}/pki"
     groups: "{{ groups }}"
     hosts: >-
       {{ dict(groups['all'] | zip(groups['all'] | map('extract', hostvars) | map(attribute='cluster_node_name')
@@ -116,7 +116,7 @@ EXAMPLES = r"""
 
 - name: Report the expiry of every certificate
   corral.cluster.cluster_pki:
-    path: "{{ inventory_dir }}/pki"
+    path: "{{ cluster_state_dir }}/pki"
     state: check
   delegate_to: localhost
   run_once: true

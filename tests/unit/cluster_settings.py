@@ -13,4 +13,6 @@ def default_settings() -> dict:
     settings = yaml.safe_load((ROOT / "roles" / "cluster" / "defaults" / "main.yml").read_text())
     # "{{ cluster_service_cidr | ansible.utils.nthhost(10) }}"
     settings["cluster_dns_ip"] = str(netaddr.IPNetwork(settings["cluster_service_cidr"])[10])
+    # A controller path, not something the preflight checks.
+    del settings["cluster_state_dir"]
     return settings
