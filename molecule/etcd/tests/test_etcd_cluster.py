@@ -131,6 +131,21 @@ def test_backup_then_wipe_then_restore_brings_the_key_back():
     assert member_names() == MEMBERS
 
 
+def test_backups_beyond_the_retention_are_removed():
+    for _ in range(2):
+        playbook("etcd_backup.yml", "-e", "etcd_backup_keep=2")
+        time.sleep(1)  # snapshot names carry the time to the second
+    assert len(list(BACKUP_DIR.glob("snapshot-*.db"))) == 2
+
+
+def test_pki_check_prints_days_left_of_every_certificate():
+    output = playbook("pki_check.yml")
+    lines = re.findall(r"(\S+\.crt) \(([^)]*)\): (\d+) days left", output)
+    files = {name for name, _cn, _days in lines}
+    assert {"etcd/ca.crt", "etcd/server-node1.crt", "etcd/peer-node3.crt", "admin.crt"} <= files
+    assert all(364 <= int(days) <= 3650 for _name, _cn, days in lines)
+
+
 def test_scale_to_four_members_and_back(tmp_path):
     four = tmp_path / "four-members.yml"
     four.write_text(json.dumps({"all": {"children": {"etcd": {"hosts": {"node4": {}}}}}}))
