@@ -140,7 +140,7 @@ def test_backups_beyond_the_retention_are_removed():
 
 def test_pki_check_prints_days_left_of_every_certificate():
     output = playbook("pki_check.yml")
-    lines = re.findall(r"(\S+\.crt) \(([^)]*)\): (\d+) days left", output)
+    lines = re.findall(r"([\w./-]+\.crt) \(([^)]*)\): (\d+) days left", output)
     files = {name for name, _cn, _days in lines}
     assert {"etcd/ca.crt", "etcd/server-node1.crt", "etcd/peer-node3.crt", "admin.crt"} <= files
     assert all(364 <= int(days) <= 3650 for _name, _cn, days in lines)
