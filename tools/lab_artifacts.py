@@ -165,12 +165,15 @@ def publish_cni_plugins(workdir: Path) -> dict[str, dict]:
                             "sha256": sha256(dest)}}
 
 
+# tar options that make an archive's bytes depend only on its content.
+REPRODUCIBLE_TAR = ("--sort=name", "--owner=0", "--group=0", "--numeric-owner", "--mtime=@0")
+
+
 def reproducible_tar(directory: Path, member: str, dest: Path) -> None:
     """A tarball whose bytes depend only on its content, so its sha256 is stable."""
     dest.parent.mkdir(parents=True, exist_ok=True)
     tar = subprocess.Popen(
-        ["tar", "-C", str(directory), "--sort=name", "--owner=0", "--group=0", "--numeric-owner",
-         "--mtime=@0", "-cf", "-", member], stdout=subprocess.PIPE)
+        ["tar", "-C", str(directory), *REPRODUCIBLE_TAR, "-cf", "-", member], stdout=subprocess.PIPE)
     with dest.open("wb") as out:
         subprocess.run(["gzip", "-9n"], stdin=tar.stdout, stdout=out, check=True)
     if tar.wait() != 0:
@@ -182,8 +185,7 @@ def reproducible_tar(directory: Path, member: str, dest: Path) -> None:
 def image_archive(rootfs: Path, image: str, changes: list[str], dest: Path) -> None:
     """A docker archive (`docker load`, `ctr images import`) of a one-layer image."""
     dest.parent.mkdir(parents=True, exist_ok=True)
-    tar = subprocess.Popen(["tar", "-C", str(rootfs), "--sort=name", "--owner=0", "--group=0",
-                            "--numeric-owner", "--mtime=@0", "-cf", "-", "."], stdout=subprocess.PIPE)
+    tar = subprocess.Popen(["tar", "-C", str(rootfs), *REPRODUCIBLE_TAR, "-cf", "-", "."], stdout=subprocess.PIPE)
     args = [arg for change in changes for arg in ("-c", change)]
     subprocess.run(["docker", "import", *args, "-", image], stdin=tar.stdout, check=True,
                    stdout=subprocess.DEVNULL)

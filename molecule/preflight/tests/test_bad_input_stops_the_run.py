@@ -21,9 +21,18 @@ BAD_INPUTS = {
 }
 
 
+def run_playbook(playbook, *args):
+    """ansible-playbook from the checkout against the scenario's nodes, without colours."""
+    env = dict(os.environ, ANSIBLE_CONFIG=str(PROJECT / "ansible.cfg"),
+               ANSIBLE_COLLECTIONS_PATH=str(PROJECT / "playbooks" / "collections"),
+               ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0")
+    return subprocess.run(["ansible-playbook", "-i", str(INVENTORY), *args, str(PROJECT / "playbooks" / playbook)],
+                          env=env, cwd=PROJECT, capture_output=True, text=True, timeout=300)
+
+
 def run_site(tmp_path, extra_groups, extra_vars):
     """Run site.yml against the scenario's nodes with extra group members and variables."""
-    args = ["ansible-playbook", "-i", str(INVENTORY)]
+    args = []
     if extra_groups:
         extra = tmp_path / "extra.yml"
         extra.write_text(json.dumps({"all": {"children": {
@@ -32,11 +41,7 @@ def run_site(tmp_path, extra_groups, extra_vars):
         args += ["-i", str(extra)]
     if extra_vars:
         args += ["-e", json.dumps(extra_vars)]
-    env = dict(os.environ, ANSIBLE_CONFIG=str(PROJECT / "ansible.cfg"),
-               ANSIBLE_COLLECTIONS_PATH=str(PROJECT / "playbooks" / "collections"),
-               ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0")
-    return subprocess.run([*args, str(PROJECT / "playbooks" / "site.yml")], env=env, cwd=PROJECT,
-                          capture_output=True, text=True, timeout=300)
+    return run_playbook("site.yml", *args)
 
 
 def plain(text):
@@ -59,12 +64,8 @@ def test_bad_input_is_refused_before_any_change(tmp_path, case):
     assert recap and all(changed == "0" for _, changed in recap), output
 
 
-def test_good_inventory_passes_the_same_checks(tmp_path):
-    result = subprocess.run(
-        ["ansible-playbook", "-i", str(INVENTORY), str(PROJECT / "playbooks" / "preflight.yml")],
-        env=dict(os.environ, ANSIBLE_CONFIG=str(PROJECT / "ansible.cfg"),
-                 ANSIBLE_COLLECTIONS_PATH=str(PROJECT / "playbooks" / "collections")),
-        cwd=PROJECT, capture_output=True, text=True, timeout=300)
+def test_good_inventory_passes_the_same_checks():
+    result = run_playbook("preflight.yml")
     assert result.returncode == 0, result.stdout + result.stderr
 
 
