@@ -338,6 +338,9 @@ def artifact_settings() -> dict:
         "cluster_kubernetes_version": manifest["kube-apiserver"]["version"],
         "artifacts_etcd_version": manifest["etcd"]["version"],
         "artifacts_cni_plugins_version": manifest["cni_plugins"]["version"],
+        "artifacts_containerd_version": manifest["containerd"]["version"],
+        "artifacts_runc_version": manifest["runc"]["version"],
+        "artifacts_docker_static_version": manifest["docker_static"]["version"],
         "artifacts_mirror_url": MIRROR.as_uri(),
         "artifacts_offline": True,
         "artifacts_checksums": {name: {entry["version"]: f"sha256:{entry['sha256']}"}

@@ -35,6 +35,9 @@ KUBERNETES_BINARIES = ("kube-apiserver", "kube-controller-manager", "kube-schedu
 GO = Path("/usr/lib/go-1.19/bin")
 PAUSE_IMAGE = "k8s.gcr.io/pause:3.2"  # the sandbox image Kubernetes 1.20 asks for
 BUSYBOX_IMAGE = "docker.io/library/busybox:1.35.0"
+# Every entry of artifacts.json: a mirror without one of them is rebuilt.
+PUBLISHED = (*KUBERNETES_BINARIES, "etcd", "cni_plugins", "containerd", "runc", "docker_static",
+             "pause_image", "busybox_image")
 # Controller packages the build needs (Debian bookworm).
 BUILD_PACKAGES = {"golang-1.19-go": GO / "go", "rsync": Path("/usr/bin/rsync"),
                   "gcc": Path("/usr/bin/gcc"), "make": Path("/usr/bin/make")}
@@ -165,6 +168,50 @@ def publish_cni_plugins(workdir: Path) -> dict[str, dict]:
                             "sha256": sha256(dest)}}
 
 
+# ---------------------------------------------------------------- runtimes
+
+def publish_containerd(workdir: Path) -> dict[str, dict]:
+    """containerd's and runc's upstream release layout, from Debian's containerd and runc."""
+    root = debian_package_tree(["containerd", "runc"], workdir)
+    version = package_version(root, "containerd")
+    name = f"containerd-{version}-linux-{ARCH}"
+    staging = workdir / name / "bin"
+    staging.mkdir(parents=True)
+    for binary in ("containerd", "containerd-shim-runc-v2", "ctr"):
+        shutil.copy2(root / "usr" / "bin" / binary, staging / binary)
+    release = MIRROR / "github.com" / "containerd" / "containerd" / "releases" / "download"
+    dest = release / f"v{version}" / f"{name}.tar.gz"
+    # Upstream's tarball holds bin/<binary>.
+    reproducible_tar(workdir / name, "bin", dest)
+    runc_version = package_version(root, "runc")
+    runc = (MIRROR / "github.com" / "opencontainers" / "runc" / "releases" / "download"
+            / f"v{runc_version}" / f"runc.{ARCH}")
+    runc.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(root / "usr" / "sbin" / "runc", runc)
+    return {"containerd": {"version": version, "path": str(dest.relative_to(MIRROR)), "sha256": sha256(dest)},
+            "runc": {"version": runc_version, "path": str(runc.relative_to(MIRROR)), "sha256": sha256(runc)}}
+
+
+def publish_docker_static(workdir: Path) -> dict[str, dict]:
+    """Docker's static tarball layout (docker/<binary>), from Debian's docker.io and its
+    dependencies. Debian's dockerd is not static: it links libdevmapper, so a lab node needs
+    libdevmapper1.02.1 (upstream's tarball needs nothing)."""
+    root = debian_package_tree(["docker.io", "containerd", "runc", "tini"], workdir)
+    version = package_version(root, "docker.io")
+    staging = workdir / "docker"
+    staging.mkdir()
+    sources = {"docker": "usr/bin/docker", "dockerd": "usr/sbin/dockerd",
+               "docker-proxy": "usr/sbin/docker-proxy", "docker-init": "usr/bin/tini-static",
+               "containerd": "usr/bin/containerd", "containerd-shim": "usr/bin/containerd-shim",
+               "containerd-shim-runc-v2": "usr/bin/containerd-shim-runc-v2", "ctr": "usr/bin/ctr",
+               "runc": "usr/sbin/runc"}
+    for binary, source in sources.items():
+        shutil.copy2(root / source, staging / binary)
+    dest = MIRROR / "download.docker.com" / "linux" / "static" / "stable" / "x86_64" / f"docker-{version}.tgz"
+    reproducible_tar(workdir, "docker", dest)
+    return {"docker_static": {"version": version, "path": str(dest.relative_to(MIRROR)), "sha256": sha256(dest)}}
+
+
 # tar options that make an archive's bytes depend only on its content.
 REPRODUCIBLE_TAR = ("--sort=name", "--owner=0", "--group=0", "--numeric-owner", "--mtime=@0")
 
@@ -228,8 +275,10 @@ def publish_images(built: Path, workdir: Path) -> dict[str, dict]:
 def complete() -> bool:
     """Every file the manifest lists is in the mirror (sums are checked by tests/lab)."""
     manifest = MIRROR / "artifacts.json"
-    return manifest.exists() and all(
-        (MIRROR / entry["path"]).is_file() for entry in json.loads(manifest.read_text()).values())
+    if not manifest.exists():
+        return False
+    entries = json.loads(manifest.read_text())
+    return set(PUBLISHED) <= set(entries) and all((MIRROR / entry["path"]).is_file() for entry in entries.values())
 
 
 def build(force: bool = False) -> Path:
@@ -241,7 +290,8 @@ def build(force: bool = False) -> Path:
     manifest: dict[str, dict] = {}
     manifest.update(publish_kubernetes(built))
     with tempfile.TemporaryDirectory(prefix="corral-lab-artifacts-") as tmp:
-        for name, publish in (("etcd", publish_etcd), ("cni", publish_cni_plugins)):
+        for name, publish in (("etcd", publish_etcd), ("cni", publish_cni_plugins),
+                              ("containerd", publish_containerd), ("docker", publish_docker_static)):
             workdir = Path(tmp) / name
             workdir.mkdir()
             manifest.update(publish(workdir))

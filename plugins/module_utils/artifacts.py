@@ -87,9 +87,13 @@ class Fetched:
 # --- where things are ----------------------------------------------------------------------
 
 
+# Kernel (uname -m) names of the architectures, for sites that use them (download.docker.com).
+UNAME_ARCH = {"amd64": "x86_64", "arm64": "aarch64"}
+
+
 def render_url(template: str, version: str, arch: str) -> str:
-    """The upstream URL of a catalog template ("{version}" and "{arch}" placeholders)."""
-    return template.format(version=version, arch=arch)
+    """The upstream URL of a catalog template ("{version}", "{arch}" and "{uname_arch}")."""
+    return template.format(version=version, arch=arch, uname_arch=UNAME_ARCH.get(arch, arch))
 
 
 def relative_path(url: str) -> str:

@@ -60,12 +60,18 @@ def tarball_bytes(files: dict) -> bytes:
 
 # --- the catalog ---------------------------------------------------------------------------
 
+# download.docker.com publishes no sums and none are pinned: artifacts_checksums gives them.
+USER_SUMMED = {"docker_static"}
+
 
 @pytest.mark.parametrize("arch", ["amd64", "arm64"])
 @pytest.mark.parametrize("name", sorted(CATALOG))
 def test_every_catalog_entry_has_a_sum_for_its_default_version(name: str, arch: str) -> None:
     entry = CATALOG[name]
     if entry["sha256"] == lib.PUBLISHED:
+        return
+    if name in USER_SUMMED:
+        assert name not in PINNED  # the user gives the sum; the fetch refuses without one
         return
     assert entry["sha256"] == lib.PINNED
     assert lib.normalize_sha256(PINNED[name][arch][default_version(name)])
