@@ -37,6 +37,8 @@ SETTINGS = (
     "cluster_container_runtime",
     "cluster_network_plugin",
     "cluster_registry_mirrors",
+    "cluster_cgroup_driver",
+    "cluster_apiserver_endpoint",
 )
 
 # Types stay loose ("raw") where validate() gives a better message than a type error would.

@@ -14,6 +14,7 @@ Anything else is reissued (with the existing key when that key is good) and the 
 
 from __future__ import annotations
 
+import base64
 import datetime
 import ipaddress
 import os
@@ -42,6 +43,7 @@ CLOCK_SKEW = datetime.timedelta(minutes=5)
 KEY_MODE = 0o600
 CERT_MODE = 0o644
 DIR_MODE = 0o700
+SECRET_BYTES = 32  # AES-256 (aescbc) and secretbox keys
 
 # Usage profiles: the extended key usages a certificate of each profile carries.
 PROFILES = {
@@ -50,12 +52,14 @@ PROFILES = {
     "client": frozenset({ExtendedKeyUsageOID.CLIENT_AUTH}),
     "peer": frozenset({ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH}),
     "keypair": frozenset(),
+    "secret": frozenset(),  # a random key, no certificate: the Secrets encryption key
 }
 
 CLUSTER_CA = "ca"
 ETCD_CA = "etcd/ca"
 FRONT_PROXY_CA = "front-proxy-ca"
 SERVICE_ACCOUNT_KEY = "sa"
+ENCRYPTION_KEY = "secrets-encryption"
 
 
 # --- The plan -------------------------------------------------------------------------------
@@ -80,6 +84,8 @@ class CertSpec:
 
     @property
     def cert_file(self) -> str:
+        if self.profile == "secret":
+            return self.key_file
         return f"{self.name}.pub" if self.profile == "keypair" else f"{self.name}.crt"
 
     def as_dict(self) -> dict[str, Any]:
@@ -155,6 +161,7 @@ def certificate_plan(inventory: Mapping[str, Any]) -> list[CertSpec]:
         CertSpec(ETCD_CA, "ca", "etcd-ca", hosts=tuple(_unique([*etcd, *control_plane]))),
         CertSpec(FRONT_PROXY_CA, "ca", "front-proxy-ca", hosts=cp),
         CertSpec(SERVICE_ACCOUNT_KEY, "keypair", hosts=cp),
+        CertSpec(ENCRYPTION_KEY, "secret", hosts=cp),
     ]
     for host in etcd:
         name, address = node_name[host], node_ip[host]
@@ -197,14 +204,8 @@ def certificate_plan(inventory: Mapping[str, Any]) -> list[CertSpec]:
             ip_addresses=tuple(ip_addresses),
             hosts=cp,
         ),
-        CertSpec(
-            "apiserver-kubelet-client",
-            "client",
-            "kube-apiserver-kubelet-client",
-            ("system:masters",),
-            issuer=CLUSTER_CA,
-            hosts=cp,
-        ),
+        # Not in system:masters: RBAC grants it the kubelet API only (system:kubelet-api-admin).
+        CertSpec("apiserver-kubelet-client", "client", "kube-apiserver-kubelet-client", issuer=CLUSTER_CA, hosts=cp),
         CertSpec("apiserver-etcd-client", "client", "kube-apiserver-etcd-client", issuer=ETCD_CA, hosts=cp),
         CertSpec("front-proxy-client", "client", "front-proxy-client", issuer=FRONT_PROXY_CA, hosts=cp),
         CertSpec("controller-manager", "client", "system:kube-controller-manager", issuer=CLUSTER_CA, hosts=cp),
@@ -296,6 +297,8 @@ def reconcile(
             cas[spec.name] = ensure_ca(root, spec, options, changes, write, now)
         elif spec.profile == "keypair":
             ensure_key_pair(root, spec, options, changes, write)
+        elif spec.profile == "secret":
+            ensure_secret(root, spec, changes, write)
         else:
             ensure_leaf(root, spec, cas[spec.issuer], options, changes, write, now)
     return changes
@@ -612,6 +615,30 @@ def _private_pem(key: PrivateKey) -> bytes:
 
 
 # --- Files ------------------------------------------------------------------------------------
+
+
+def ensure_secret(root: Path, spec: CertSpec, changes: Changes, write: bool) -> None:
+    """Create once, then keep, a random 32-byte key (base64): the key that encrypts Secrets at
+    rest. It is never replaced: a new key would make every stored Secret unreadable."""
+    path = root / spec.key_file
+    if path.exists():
+        try:
+            valid = len(base64.b64decode(path.read_bytes().strip(), validate=True)) == SECRET_BYTES
+        except ValueError:
+            valid = False
+        if not valid:
+            raise ValueError(
+                f"{path} is not a base64 {SECRET_BYTES}-byte key. It encrypts the cluster's Secrets at rest and is "
+                "never regenerated: restore it from a backup of the cluster state directory."
+            )
+        if (path.stat().st_mode & 0o777) != KEY_MODE:
+            if write:
+                path.chmod(KEY_MODE)
+            changes.permissions_fixed.append(spec.key_file)
+        return
+    if write:
+        _write_atomic(path, base64.b64encode(os.urandom(SECRET_BYTES)) + b"\n", KEY_MODE)
+    changes.record(spec.key_file, False, [f"{spec.key_file} is missing"])
 
 
 def _save(root: Path, spec: CertSpec, new_key: Optional[PrivateKey], public_bytes: bytes) -> None:

@@ -25,6 +25,7 @@ KUBERNETES_MAJOR = 1
 KUBERNETES_MINORS = range(20, 37)  # 1.20 through 1.36
 CONTAINER_RUNTIMES = ("containerd", "docker")
 NETWORK_PLUGINS = ("bridge", "flannel", "calico")
+CGROUP_DRIVERS = ("systemd", "cgroupfs")
 
 
 @dataclass(frozen=True)
@@ -139,6 +140,8 @@ def validate(spec: Spec) -> list[str]:
         *check_cluster_name(settings.get("cluster_name")),
         *check_cluster_domain(settings.get("cluster_domain")),
         *check_registry_mirrors(settings.get("cluster_registry_mirrors", [])),
+        *check_choice("cluster_cgroup_driver", settings.get("cluster_cgroup_driver", "systemd"), CGROUP_DRIVERS),
+        *check_apiserver_endpoint(settings.get("cluster_apiserver_endpoint", "")),
     ]
     problems += _check_networks(settings, groups, nodes)
     return problems
@@ -380,6 +383,15 @@ def check_registry_mirrors(mirrors: Any) -> list[str]:
         "write it like https://mirror.example.com."
         for mirror in mirrors
         if not (isinstance(mirror, str) and re.fullmatch(r"https?://[^/\s]+\S*", mirror))
+    ]
+
+
+def check_apiserver_endpoint(endpoint: Any) -> list[str]:
+    if endpoint == "" or (isinstance(endpoint, str) and re.fullmatch(r"https://[^/\s:]+(:\d{1,5})?/?", endpoint)):
+        return []
+    return [
+        f"cluster_apiserver_endpoint '{endpoint}' is not an https://HOST:PORT URL: write it like "
+        'https://k8s-api.example.com:6443 (a load balancer in front of the apiservers), or "" for none.'
     ]
 
 

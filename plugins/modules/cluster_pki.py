@@ -162,10 +162,12 @@ certificates:
       type: str
       sample: etcd/peer-node1
     profile:
-      description: V(ca), V(server), V(client), V(peer) (server and client) or V(keypair) (C(sa)).
+      description: >-
+        V(ca), V(server), V(client), V(peer) (server and client), V(keypair) (C(sa)) or V(secret)
+        (C(secrets-encryption), the random key that encrypts Secrets at rest, created once and never replaced).
       type: str
     cert_file:
-      description: The certificate (for V(keypair), the public key) file.
+      description: The certificate (for V(keypair), the public key; for V(secret), the key) file.
       type: str
     key_file:
       description: The private key file.
@@ -283,7 +285,10 @@ def run(module: AnsibleModule) -> dict:
         renew_before_days=params["renew_before_days"],
         key_type=params["key_type"],
     )
-    changes = pki.reconcile(params["path"], plan, options, write=not module.check_mode)
+    try:
+        changes = pki.reconcile(params["path"], plan, options, write=not module.check_mode)
+    except ValueError as error:
+        module.fail_json(msg=str(error))
     return {
         "changed": changes.changed,
         "created": changes.created,

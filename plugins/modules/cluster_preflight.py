@@ -69,6 +69,14 @@ options:
     type: list
     elements: str
     required: true
+  cluster_cgroup_driver:
+    description: cgroup driver of kubelet and the container runtime, C(systemd) or C(cgroupfs).
+    type: str
+    required: true
+  cluster_apiserver_endpoint:
+    description: Load balancer in front of the apiservers, C(https://HOST:PORT), or empty for none.
+    type: str
+    required: true
   required_groups:
     description: Inventory groups that must have at least one host.
     type: list
@@ -121,6 +129,8 @@ EXAMPLES = r"""
     cluster_container_runtime: "{{ cluster_container_runtime }}"
     cluster_network_plugin: "{{ cluster_network_plugin }}"
     cluster_registry_mirrors: "{{ cluster_registry_mirrors }}"
+    cluster_cgroup_driver: "{{ cluster_cgroup_driver }}"
+    cluster_apiserver_endpoint: "{{ cluster_apiserver_endpoint }}"
     etcd_allow_even_members: true
   run_once: true
 """

@@ -14,5 +14,7 @@ def default_settings() -> dict:
     # "{{ cluster_service_cidr | ansible.utils.nthhost(10) }}"
     settings["cluster_dns_ip"] = str(netaddr.IPNetwork(settings["cluster_service_cidr"])[10])
     # A controller path, not something the preflight checks.
-    del settings["cluster_state_dir"]
+    for controller_or_port in ("cluster_state_dir", "cluster_admin_kubeconfig", "cluster_apiserver_port",
+                               "cluster_apiserver_proxy_port"):
+        del settings[controller_or_port]
     return settings

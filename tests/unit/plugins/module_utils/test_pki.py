@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+
 import datetime
 import shutil
 import stat
@@ -135,6 +137,7 @@ def test_plan_lists_every_file() -> None:
         "scheduler",
         "kube-proxy",
         "admin",
+        "secrets-encryption",
         *(f"etcd/{kind}-cp-{n}" for kind in ("server", "peer") for n in (1, 2, 3)),
         *(f"kubelet{kind}-{node}" for kind in ("", "-server") for node in ("cp-1", "cp-2", "cp-3", "node-1")),
     }
@@ -158,7 +161,7 @@ def test_plan_puts_the_cas_first_and_names_each_issuer() -> None:
         ("kubelet-node-1", "system:node:node-1", ("system:nodes",), "client"),
         ("admin", "kubernetes-admin", ("system:masters",), "client"),
         ("kube-proxy", "system:kube-proxy", ("system:node-proxier",), "client"),
-        ("apiserver-kubelet-client", "kube-apiserver-kubelet-client", ("system:masters",), "client"),
+        ("apiserver-kubelet-client", "kube-apiserver-kubelet-client", (), "client"),
         ("controller-manager", "system:kube-controller-manager", (), "client"),
         ("scheduler", "system:kube-scheduler", (), "client"),
         ("front-proxy-client", "front-proxy-client", (), "client"),
@@ -204,13 +207,14 @@ def test_first_run_creates_every_file_with_private_modes(tmp_path: Path) -> None
     assert changes.changed and not changes.renewed
     for spec in PLAN:
         assert stat.S_IMODE((root / spec.key_file).stat().st_mode) == 0o600, spec.key_file
-        assert stat.S_IMODE((root / spec.cert_file).stat().st_mode) == 0o644, spec.cert_file
+        if spec.profile != "secret":
+            assert stat.S_IMODE((root / spec.cert_file).stat().st_mode) == 0o644, spec.cert_file
     assert stat.S_IMODE(root.stat().st_mode) == stat.S_IMODE((root / "etcd").stat().st_mode) == 0o700
 
 
 def test_every_certificate_verifies_against_its_ca(issued: Path) -> None:
     for spec in PLAN:
-        if spec.profile == "keypair":
+        if spec.profile in ("keypair", "secret"):
             continue
         cert = load(issued, spec.name)
         ca = load(issued, spec.issuer or spec.name)
@@ -290,7 +294,7 @@ def test_certificates_near_expiry_are_renewed_with_their_keys_and_the_cas_kept(p
     ca_before = (pki_dir / "ca.crt").read_bytes()
     admin_key = (pki_dir / "admin.key").read_bytes()
     changes = pki.reconcile(pki_dir, PLAN, ECDSA, now=later(340))
-    leaves = [spec.cert_file for spec in PLAN if spec.profile not in ("ca", "keypair")]
+    leaves = [spec.cert_file for spec in PLAN if spec.profile not in ("ca", "keypair", "secret")]
     assert sorted(renewed_files(changes)) == sorted(leaves)
     assert all("within renew_before_days (30)" in entry["reasons"][0] for entry in changes.renewed)
     assert (pki_dir / "ca.crt").read_bytes() == ca_before
@@ -419,7 +423,7 @@ def test_check_mode_reports_renewals_and_writes_nothing(pki_dir: Path) -> None:
 def test_expiry_report_lists_every_certificate_with_days_left(pki_dir: Path) -> None:
     (pki_dir / "broken.crt").write_text("garbage")
     rows = {row.file: row for row in pki.expiry_report(pki_dir, now=later(100))}
-    assert set(rows) == {spec.cert_file for spec in PLAN if spec.profile != "keypair"} | {"broken.crt"}
+    assert set(rows) == {spec.cert_file for spec in PLAN if spec.profile not in ("keypair", "secret")} | {"broken.crt"}
     assert rows["admin.crt"].common_name == "kubernetes-admin"
     assert 263 <= rows["admin.crt"].days_left <= 265
     assert 3548 <= rows["etcd/ca.crt"].days_left <= 3550
@@ -434,3 +438,24 @@ def test_expiry_report_of_a_missing_directory_is_empty(tmp_path: Path) -> None:
 def test_ecdsa_keys_are_p256(issued: Path) -> None:
     key, _ = pki.load_key(issued / "apiserver.key", "ecdsa")
     assert isinstance(key, ec.EllipticCurvePrivateKey) and key.curve.name == "secp256r1"
+
+
+# --- The Secrets encryption key ---------------------------------------------------------------
+
+
+def test_encryption_key_is_32_random_bytes_kept_across_runs_and_forced_back_to_0600(pki_dir: Path) -> None:
+    path = pki_dir / "secrets-encryption.key"
+    key = path.read_bytes()
+    assert len(base64.b64decode(key.strip())) == 32
+    path.chmod(0o644)
+    changes = pki.reconcile(pki_dir, PLAN, ECDSA)
+    assert changes.permissions_fixed == ["secrets-encryption.key"] and not changes.created
+    assert path.read_bytes() == key and stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+def test_a_damaged_encryption_key_is_refused_never_replaced(pki_dir: Path) -> None:
+    path = pki_dir / "secrets-encryption.key"
+    path.write_text("not a key")
+    with pytest.raises(ValueError, match="never regenerated: restore it from a backup"):
+        pki.reconcile(pki_dir, PLAN, ECDSA)
+    assert path.read_text() == "not a key"

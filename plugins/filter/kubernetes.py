@@ -1,0 +1,118 @@
+"""Filters that turn the cluster settings into what the Kubernetes components read."""
+
+from __future__ import annotations
+
+import base64
+from typing import Any, Mapping
+
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.corral.cluster.plugins.module_utils import kubernetes, pod_network
+
+DOCUMENTATION = r"""
+name: kube_args
+short_description: Command-line flags of a Kubernetes component for a release
+version_added: 0.1.0
+description:
+  - The flags of kube-apiserver, kube-controller-manager, kube-scheduler or kubelet, with the
+    differences between Kubernetes releases applied (module_utils/kubernetes.py is the one place
+    that knows them). The companion filters are C(kube_config) (configuration documents),
+    C(pod_cidrs) and C(pod_routes) (bridge networking) and C(kubeconfig).
+options:
+  _input:
+    description: Component name.
+    type: str
+    required: true
+  settings:
+    description: The component's settings; see module_utils/kubernetes.py for the keys.
+    type: dict
+    required: true
+"""
+
+EXAMPLES = r"""
+- name: Show the flags kube-apiserver gets
+  ansible.builtin.debug:
+    msg: "{{ 'kube-apiserver' | corral.cluster.kube_args(settings) }}"
+"""
+
+RETURN = r"""
+_value:
+  description: C(--flag=value) strings, sorted.
+  type: list
+  elements: str
+"""
+
+_ARGS = {
+    "kube-apiserver": kubernetes.apiserver_args,
+    "kube-controller-manager": kubernetes.controller_manager_args,
+    "kube-scheduler": kubernetes.scheduler_args,
+    "kubelet": kubernetes.kubelet_args,
+}
+_CONFIGS = {
+    "KubeSchedulerConfiguration": kubernetes.scheduler_config,
+    "KubeletConfiguration": kubernetes.kubelet_config,
+    "KubeProxyConfiguration": kubernetes.kube_proxy_config,
+}
+
+
+def kube_args(component: str, settings: Mapping[str, Any]) -> list[str]:
+    if component not in _ARGS:
+        raise AnsibleFilterError(f"kube_args: unknown component '{component}' (known: {', '.join(_ARGS)})")
+    try:
+        return _ARGS[component](settings)
+    except (KeyError, ValueError) as error:
+        raise AnsibleFilterError(f"kube_args({component}): {error}") from error
+
+
+def kube_config(kind: str, settings: Mapping[str, Any]) -> dict[str, Any]:
+    if kind not in _CONFIGS:
+        raise AnsibleFilterError(f"kube_config: unknown kind '{kind}' (known: {', '.join(_CONFIGS)})")
+    try:
+        return _CONFIGS[kind](settings)
+    except (KeyError, ValueError) as error:
+        raise AnsibleFilterError(f"kube_config({kind}): {error}") from error
+
+
+def pod_cidrs(identities: Mapping[str, Mapping[str, str]], hostvars: Mapping[str, Any], pod_cidr: str,
+              node_prefix: int) -> dict[str, str]:
+    """Inventory host -> pod subnet (host variable node_pod_cidr pins one)."""
+    nodes = {host: {**node, "pod_cidr": (hostvars.get(host) or {}).get("node_pod_cidr")}
+             for host, node in identities.items()}
+    try:
+        return pod_network.assign_pod_cidrs(nodes, pod_cidr, node_prefix)
+    except pod_network.PodNetworkError as error:
+        raise AnsibleFilterError(str(error)) from error
+
+
+def pod_routes(cidrs: Mapping[str, str], host: str, identities: Mapping[str, Mapping[str, str]]) -> list[dict]:
+    """The routes host needs to reach every other node's pods: [{dest, via}]."""
+    return pod_network.routes_for(host, identities, cidrs)
+
+
+def kubeconfig(user: str, cluster_name: str, server: str, ca_pem: str, cert_pem: str, key_pem: str) -> dict:
+    """A kubeconfig with embedded certificates for one client identity."""
+    def b64(text: str) -> str:
+        return base64.b64encode(text.strip().encode() + b"\n").decode()
+
+    return {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": cluster_name,
+                      "cluster": {"server": server, "certificate-authority-data": b64(ca_pem)}}],
+        "users": [{"name": user, "user": {"client-certificate-data": b64(cert_pem),
+                                         "client-key-data": b64(key_pem)}}],
+        "contexts": [{"name": f"{user}@{cluster_name}", "context": {"cluster": cluster_name, "user": user}}],
+        "current-context": f"{user}@{cluster_name}",
+        "preferences": {},
+    }
+
+
+class FilterModule:
+    def filters(self) -> dict[str, Any]:
+        return {
+            "kube_args": kube_args,
+            "kube_config": kube_config,
+            "pod_cidrs": pod_cidrs,
+            "pod_routes": pod_routes,
+            "kubeconfig": kubeconfig,
+        }

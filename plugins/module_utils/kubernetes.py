@@ -1,0 +1,290 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""What the Kubernetes components are started with, per release: the one place that knows.
+
+Flags and configuration documents differ between the releases corral.cluster deploys (1.20 in
+the lab, 1.35 by default). Every difference is a ``Gate`` below, so the roles' templates hold
+no version logic and the unit tests can list, per release, what each component gets.
+
+Settings come from the roles as plain dicts (see each function's docstring); the results are
+lists of ``--flag=value`` strings (systemd units) or dicts (YAML configuration files).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+# Kubernetes files on the hosts (every role and the flags below use these).
+CONFIG_DIR = "/etc/kubernetes"
+PKI_DIR = f"{CONFIG_DIR}/pki"
+
+
+def parse_version(version: str) -> tuple[int, int]:
+    """(major, minor) of "1.35.8" or "v1.20.2"."""
+    parts = str(version).lstrip("v").split(".")
+    try:
+        return int(parts[0]), int(parts[1])
+    except (IndexError, ValueError):
+        raise ValueError(f"'{version}' is not a Kubernetes version (MAJOR.MINOR.PATCH)") from None
+
+
+def since(version: str, minor: int) -> bool:
+    """True from Kubernetes 1.<minor> on."""
+    return parse_version(version) >= (1, minor)
+
+
+# --- The differences between releases ---------------------------------------------------------
+# Each entry: what changed, and the first minor release with the new behaviour.
+# - insecure ports: kube-apiserver --insecure-port (must be 0 up to 1.23, gone in 1.24);
+#   kube-controller-manager --port (0 disables its plain-HTTP port; gone in 1.24);
+#   kube-scheduler --port (gone in 1.23).
+INSECURE_PORT_FLAG_GONE = {"kube-apiserver": 24, "kube-controller-manager": 24, "kube-scheduler": 23}
+# - kubelet: --container-runtime=remote is needed for a CRI runtime up to 1.23 (dockershim is
+#   built in); the flag is gone in 1.27. containerRuntimeEndpoint moved into
+#   KubeletConfiguration in 1.27.
+KUBELET_DOCKERSHIM_GONE = 24
+KUBELET_ENDPOINT_IN_CONFIG = 27
+# - KubeletConfiguration.registerWithTaints from 1.23 (the --register-with-taints flag before).
+KUBELET_TAINTS_IN_CONFIG = 23
+# - KubeSchedulerConfiguration: kubescheduler.config.k8s.io/v1 from 1.25 (v1beta2 1.22-1.24).
+SCHEDULER_CONFIG_V1 = 25
+# - kube-apiserver reloads the encryption configuration when it changes (1.26 on, GA 1.29).
+ENCRYPTION_RELOAD = 29
+
+
+def _flags(values: Mapping[str, Any]) -> list[str]:
+    """--name=value for each set value (None drops a flag), sorted for stable units."""
+    out = []
+    for name in sorted(values):
+        value = values[name]
+        if value is None:
+            continue
+        if isinstance(value, bool):
+            value = str(value).lower()
+        elif isinstance(value, (list, tuple)):
+            value = ",".join(str(item) for item in value)
+        out.append(f"--{name}={value}")
+    return out
+
+
+def _merged(flags: dict, extra: Mapping[str, Any] | None) -> list[str]:
+    # The user's extra flags win; a None value removes one of ours.
+    flags.update(extra or {})
+    return _flags(flags)
+
+
+def apiserver_args(s: Mapping[str, Any]) -> list[str]:
+    """kube-apiserver flags.
+
+    s: version, advertise_address, secure_port, etcd_servers (list), service_cidr,
+    node_port_range, audit_log_path, audit_log_maxage, audit_log_maxbackup, audit_log_maxsize,
+    extra_args (dict).
+    """
+    version = s["version"]
+    pki = PKI_DIR
+    flags: dict[str, Any] = {
+        "advertise-address": s["advertise_address"],
+        "bind-address": "0.0.0.0",
+        "secure-port": s["secure_port"],
+        "allow-privileged": True,
+        "anonymous-auth": False,
+        "authorization-mode": ["Node", "RBAC"],
+        "enable-admission-plugins": ["NodeRestriction"],
+        "client-ca-file": f"{pki}/ca.crt",
+        "tls-cert-file": f"{pki}/apiserver.crt",
+        "tls-private-key-file": f"{pki}/apiserver.key",
+        "kubelet-client-certificate": f"{pki}/apiserver-kubelet-client.crt",
+        "kubelet-client-key": f"{pki}/apiserver-kubelet-client.key",
+        "kubelet-certificate-authority": f"{pki}/ca.crt",
+        "kubelet-preferred-address-types": ["InternalIP", "Hostname", "ExternalIP"],
+        "etcd-servers": s["etcd_servers"],
+        "etcd-cafile": f"{pki}/etcd/ca.crt",
+        "etcd-certfile": f"{pki}/apiserver-etcd-client.crt",
+        "etcd-keyfile": f"{pki}/apiserver-etcd-client.key",
+        "service-cluster-ip-range": s["service_cidr"],
+        "service-node-port-range": s["node_port_range"],
+        "service-account-issuer": f"https://kubernetes.default.svc.{s['cluster_domain']}",
+        "service-account-key-file": f"{pki}/sa.pub",
+        "service-account-signing-key-file": f"{pki}/sa.key",
+        "api-audiences": f"https://kubernetes.default.svc.{s['cluster_domain']}",
+        "requestheader-client-ca-file": f"{pki}/front-proxy-ca.crt",
+        "requestheader-allowed-names": ["front-proxy-client"],
+        "requestheader-extra-headers-prefix": "X-Remote-Extra-",
+        "requestheader-group-headers": "X-Remote-Group",
+        "requestheader-username-headers": "X-Remote-User",
+        "proxy-client-cert-file": f"{pki}/front-proxy-client.crt",
+        "proxy-client-key-file": f"{pki}/front-proxy-client.key",
+        "enable-aggregator-routing": True,
+        "encryption-provider-config": f"{CONFIG_DIR}/encryption-config.yaml",
+        "audit-policy-file": f"{CONFIG_DIR}/audit-policy.yaml",
+        "audit-log-path": s["audit_log_path"],
+        "audit-log-maxage": s["audit_log_maxage"],
+        "audit-log-maxbackup": s["audit_log_maxbackup"],
+        "audit-log-maxsize": s["audit_log_maxsize"],
+        "profiling": False,
+        "tls-min-version": "VersionTLS12",
+    }
+    if not since(version, INSECURE_PORT_FLAG_GONE["kube-apiserver"]):
+        flags["insecure-port"] = 0
+    if since(version, ENCRYPTION_RELOAD):
+        flags["encryption-provider-config-automatic-reload"] = True
+    return _merged(flags, s.get("extra_args"))
+
+
+def _component_common(s: Mapping[str, Any], component: str, kubeconfig: str) -> dict[str, Any]:
+    flags: dict[str, Any] = {
+        "kubeconfig": kubeconfig,
+        "authentication-kubeconfig": kubeconfig,
+        "authorization-kubeconfig": kubeconfig,
+        "bind-address": "127.0.0.1",
+        "leader-elect": True,
+        "profiling": False,
+        "tls-min-version": "VersionTLS12",
+    }
+    if not since(s["version"], INSECURE_PORT_FLAG_GONE[component]):
+        flags["port"] = 0
+    return flags
+
+
+def controller_manager_args(s: Mapping[str, Any]) -> list[str]:
+    """kube-controller-manager flags. s: version, cluster_name, service_cidr, pod_cidr,
+    allocate_node_cidrs, node_cidr_mask_size, extra_args."""
+    pki = PKI_DIR
+    flags = _component_common(s, "kube-controller-manager", f"{CONFIG_DIR}/controller-manager.conf")
+    flags.update({
+        "cluster-name": s["cluster_name"],
+        "client-ca-file": f"{pki}/ca.crt",
+        "requestheader-client-ca-file": f"{pki}/front-proxy-ca.crt",
+        "root-ca-file": f"{pki}/ca.crt",
+        "service-account-private-key-file": f"{pki}/sa.key",
+        "cluster-signing-cert-file": f"{pki}/ca.crt",
+        "cluster-signing-key-file": f"{pki}/ca.key",
+        "service-cluster-ip-range": s["service_cidr"],
+        "use-service-account-credentials": True,
+        "controllers": ["*", "bootstrapsigner", "tokencleaner"],
+        "allocate-node-cidrs": bool(s["allocate_node_cidrs"]),
+    })
+    if s["allocate_node_cidrs"]:
+        flags["cluster-cidr"] = s["pod_cidr"]
+        flags["node-cidr-mask-size"] = s["node_cidr_mask_size"]
+    return _merged(flags, s.get("extra_args"))
+
+
+def scheduler_uses_config_file(s: Mapping[str, Any]) -> bool:
+    # Before 1.23 the v1beta1 file would reopen the plain-HTTP port that --port=0 closes.
+    return since(s["version"], INSECURE_PORT_FLAG_GONE["kube-scheduler"])
+
+
+def scheduler_args(s: Mapping[str, Any]) -> list[str]:
+    """kube-scheduler flags. s: version, extra_args."""
+    flags = _component_common(s, "kube-scheduler", f"{CONFIG_DIR}/scheduler.conf")
+    if scheduler_uses_config_file(s):
+        # The file holds the kubeconfig and leader election.
+        flags.update({"config": f"{CONFIG_DIR}/kube-scheduler.yaml", "kubeconfig": None, "leader-elect": None})
+    return _merged(flags, s.get("extra_args"))
+
+
+def scheduler_config(s: Mapping[str, Any]) -> dict[str, Any]:
+    """KubeSchedulerConfiguration (used from 1.23 on). s: version."""
+    api = "v1" if since(s["version"], SCHEDULER_CONFIG_V1) else "v1beta2"
+    return {
+        "apiVersion": f"kubescheduler.config.k8s.io/{api}",
+        "kind": "KubeSchedulerConfiguration",
+        "clientConnection": {"kubeconfig": f"{CONFIG_DIR}/scheduler.conf"},
+        "leaderElection": {"leaderElect": True},
+    }
+
+
+# --- Nodes ---------------------------------------------------------------------------------------
+
+RUNTIME_ENDPOINTS = {
+    "containerd": "unix:///run/containerd/containerd.sock",
+    # cri-dockerd, the Docker runtime from 1.24 on.
+    "docker": "unix:///run/cri-dockerd.sock",
+}
+
+
+def kubelet_uses_dockershim(s: Mapping[str, Any]) -> bool:
+    return s["container_runtime"] == "docker" and not since(s["version"], KUBELET_DOCKERSHIM_GONE)
+
+
+def kubelet_args(s: Mapping[str, Any]) -> list[str]:
+    """kubelet flags (the rest is in its KubeletConfiguration). s: version, node_name, node_ip,
+    container_runtime, pause_image, extra_args."""
+    flags: dict[str, Any] = {
+        "config": "/var/lib/kubelet/config.yaml",
+        "kubeconfig": f"{CONFIG_DIR}/kubelet.conf",
+        "hostname-override": s["node_name"],
+        "node-ip": s["node_ip"],
+    }
+    if kubelet_uses_dockershim(s):
+        flags.update({"container-runtime": "docker", "network-plugin": "cni",
+                      "pod-infra-container-image": s["pause_image"]})
+    elif not since(s["version"], KUBELET_DOCKERSHIM_GONE):
+        flags.update({"container-runtime": "remote",
+                      "container-runtime-endpoint": RUNTIME_ENDPOINTS[s["container_runtime"]]})
+    elif not since(s["version"], KUBELET_ENDPOINT_IN_CONFIG):
+        flags["container-runtime-endpoint"] = RUNTIME_ENDPOINTS[s["container_runtime"]]
+    taints = s.get("register_with_taints") or []
+    if taints and not since(s["version"], KUBELET_TAINTS_IN_CONFIG):
+        flags["register-with-taints"] = [f"{t['key']}={t.get('value', '')}:{t['effect']}" for t in taints]
+    return _merged(flags, s.get("extra_args"))
+
+
+def kubelet_config(s: Mapping[str, Any]) -> dict[str, Any]:
+    """KubeletConfiguration. s: version, container_runtime, cgroup_driver, cluster_dns,
+    cluster_domain, rotate_server_certificates, fail_swap_on, max_pods, register_with_taints
+    (list of taints), extra_config (dict merged last)."""
+    pki = PKI_DIR
+    config: dict[str, Any] = {
+        "apiVersion": "kubelet.config.k8s.io/v1beta1",
+        "kind": "KubeletConfiguration",
+        "authentication": {
+            "anonymous": {"enabled": False},
+            "webhook": {"enabled": True, "cacheTTL": "2m0s"},
+            "x509": {"clientCAFile": f"{pki}/ca.crt"},
+        },
+        "authorization": {"mode": "Webhook"},
+        "readOnlyPort": 0,
+        "cgroupDriver": s["cgroup_driver"],
+        "clusterDNS": [s["cluster_dns"]],
+        "clusterDomain": s["cluster_domain"],
+        "failSwapOn": bool(s["fail_swap_on"]),
+        "maxPods": int(s["max_pods"]),
+        "rotateCertificates": False,
+        "protectKernelDefaults": False,
+        "tlsMinVersion": "VersionTLS12",
+        "staticPodPath": f"{CONFIG_DIR}/manifests",
+    }
+    if s["rotate_server_certificates"]:
+        config["serverTLSBootstrap"] = True
+    else:
+        config["tlsCertFile"] = "/var/lib/kubelet/pki/kubelet-server.crt"
+        config["tlsPrivateKeyFile"] = "/var/lib/kubelet/pki/kubelet-server.key"
+    if since(s["version"], KUBELET_ENDPOINT_IN_CONFIG):
+        config["containerRuntimeEndpoint"] = RUNTIME_ENDPOINTS[s["container_runtime"]]
+    if s.get("register_with_taints") and since(s["version"], KUBELET_TAINTS_IN_CONFIG):
+        config["registerWithTaints"] = list(s["register_with_taints"])
+    config.update(s.get("extra_config") or {})
+    return config
+
+
+def kube_proxy_config(s: Mapping[str, Any]) -> dict[str, Any]:
+    """KubeProxyConfiguration. s: node_name, node_ip, mode, pod_cidr, conntrack_max_per_core,
+    extra_config."""
+    config: dict[str, Any] = {
+        "apiVersion": "kubeproxy.config.k8s.io/v1alpha1",
+        "kind": "KubeProxyConfiguration",
+        "clientConnection": {"kubeconfig": f"{CONFIG_DIR}/kube-proxy.conf"},
+        "hostnameOverride": s["node_name"],
+        "bindAddress": "0.0.0.0",
+        "healthzBindAddress": "127.0.0.1:10256",
+        "metricsBindAddress": "127.0.0.1:10249",
+        "clusterCIDR": s["pod_cidr"],
+        "mode": s["mode"],
+        "conntrack": {"maxPerCore": int(s["conntrack_max_per_core"])},
+    }
+    if s["mode"] == "ipvs":
+        config["ipvs"] = {"strictARP": True}
+    config.update(s.get("extra_config") or {})
+    return config
