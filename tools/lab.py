@@ -294,6 +294,7 @@ chmod 0600 "$home/.ssh/authorized_keys"
                 # The lab's PKI and etcd snapshots go when the lab goes.
                 "cluster_name": f"lab-{self.name}",
                 "cluster_state_dir": str(self.dir / "state"),
+                **NESTED_NODE_SETTINGS,
                 **artifact_settings(),
             },
             "children": {
@@ -327,6 +328,20 @@ chmod 0600 "$home/.ssh/authorized_keys"
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
+# What Kubernetes nodes need when they are unprivileged containers (see ../shared/LAB.md).
+NESTED_NODE_SETTINGS = {
+    # No CAP_SYS_RESOURCE: pods may not lower their OOM score below containerd's.
+    "node_containerd_restrict_oom_score_adj": True,
+    # /proc/sys/net/netfilter/nf_conntrack_max is the VM's and read-only here.
+    "node_kube_proxy_conntrack_max_per_core": 0,
+    # /proc/swaps is the VM's: the nodes cannot turn its swap off.
+    "node_kubelet_fail_swap_on": False,
+    # With the systemd driver kubelet cannot create its kubepods slice inside a node container
+    # (cgroup v1, host cgroup namespace): "root container [kubepods] doesn't exist".
+    "cluster_cgroup_driver": "cgroupfs",
+}
+
+
 def artifact_settings() -> dict:
     """Deploy what `tools/lab artifacts` built, from its offline mirror, with its sums."""
     manifest_file = MIRROR / "artifacts.json"
@@ -345,6 +360,10 @@ def artifact_settings() -> dict:
         "artifacts_offline": True,
         "artifacts_checksums": {name: {entry["version"]: f"sha256:{entry['sha256']}"}
                                 for name, entry in downloads.items()},
+        # No registry is reachable: the sandbox and test images are imported from archives.
+        "node_sandbox_image": manifest["pause_image"]["image"],
+        "node_image_archives": [{"src": str(MIRROR / manifest[key]["path"]), "image": manifest[key]["image"]}
+                                for key in ("pause_image", "busybox_image")],
     }
 
 

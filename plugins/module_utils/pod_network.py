@@ -25,10 +25,11 @@ def assign_pod_cidrs(
     """Inventory host -> pod subnet. nodes: host -> {node_ip, pod_cidr (optional pin)}."""
     network = netaddr.IPNetwork(pod_cidr)
     prefix = int(node_prefix)
-    if prefix <= network.prefixlen or prefix > network.max_prefixlen:
+    max_prefix = 32 if network.version == 4 else 128
+    if prefix <= network.prefixlen or prefix > max_prefix:
         raise PodNetworkError(
             f"cluster_pod_node_prefix {prefix} must be longer than the pod network's /{network.prefixlen} "
-            f"({pod_cidr}) and at most /{network.max_prefixlen}."
+            f"({pod_cidr}) and at most /{max_prefix}."
         )
     subnets = network.subnet(prefix)
     assigned: dict[str, str] = {}
