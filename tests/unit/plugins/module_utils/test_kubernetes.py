@@ -1,0 +1,157 @@
+"""What each Kubernetes component is started with, per release (module_utils/kubernetes.py)."""
+
+from __future__ import annotations
+
+import pytest
+
+from ansible_collections.corral.cluster.plugins.module_utils import kubernetes as k8s
+
+APISERVER = {
+    "cluster_domain": "cluster.local",
+    "advertise_address": "192.168.56.11",
+    "secure_port": 6443,
+    "etcd_servers": ["https://192.168.56.11:2379", "https://192.168.56.12:2379"],
+    "service_cidr": "10.96.0.0/12",
+    "node_port_range": "30000-32767",
+    "audit_log_path": "/var/log/kubernetes/audit/audit.log",
+    "audit_log_maxage": 30,
+    "audit_log_maxbackup": 10,
+    "audit_log_maxsize": 100,
+}
+CONTROLLER_MANAGER = {"cluster_name": "corral", "service_cidr": "10.96.0.0/12", "pod_cidr": "10.244.0.0/16",
+                      "allocate_node_cidrs": False, "node_cidr_mask_size": 24}
+NODE = {
+    "node_name": "node1",
+    "node_ip": "192.168.56.11",
+    "container_runtime": "containerd",
+    "pause_image": "registry.k8s.io/pause:3.10",
+    "cgroup_driver": "systemd",
+    "cluster_dns": "10.96.0.10",
+    "cluster_domain": "cluster.local",
+    "rotate_server_certificates": False,
+    "fail_swap_on": True,
+    "max_pods": 110,
+    "register_with_taints": [],
+}
+TAINT = {"key": "node-role.kubernetes.io/control-plane", "effect": "NoSchedule"}
+
+
+def flags(args: list[str]) -> dict[str, str]:
+    return dict(arg[2:].split("=", 1) for arg in args)
+
+
+@pytest.mark.parametrize("version", ["1.20.2", "1.35.8"])
+def test_apiserver_is_secure_in_every_release(version: str) -> None:
+    got = flags(k8s.apiserver_args({"version": version, **APISERVER}))
+    assert got["anonymous-auth"] == "false"
+    assert got["authorization-mode"] == "Node,RBAC"
+    assert got["enable-admission-plugins"] == "NodeRestriction"
+    assert got["encryption-provider-config"] == "/etc/kubernetes/encryption-config.yaml"
+    assert got["audit-policy-file"] == "/etc/kubernetes/audit-policy.yaml" and got["audit-log-maxbackup"] == "10"
+    assert got["kubelet-certificate-authority"] == "/etc/kubernetes/pki/ca.crt"
+    assert got["service-account-issuer"] == "https://kubernetes.default.svc.cluster.local"
+    assert got["etcd-servers"] == "https://192.168.56.11:2379,https://192.168.56.12:2379"
+    assert got["profiling"] == "false"
+
+
+def test_the_insecure_port_is_closed_where_it_exists_and_not_named_where_it_is_gone() -> None:
+    assert flags(k8s.apiserver_args({"version": "1.20.2", **APISERVER}))["insecure-port"] == "0"
+    assert "insecure-port" not in flags(k8s.apiserver_args({"version": "1.24.0", **APISERVER}))
+    old_cm = flags(k8s.controller_manager_args({"version": "1.20.2", **CONTROLLER_MANAGER}))
+    new_cm = flags(k8s.controller_manager_args({"version": "1.35.8", **CONTROLLER_MANAGER}))
+    assert old_cm["port"] == "0" and "port" not in new_cm
+    assert flags(k8s.scheduler_args({"version": "1.22.0"}))["port"] == "0"
+    assert "port" not in flags(k8s.scheduler_args({"version": "1.23.0"}))
+
+
+def test_encryption_configuration_reload_only_where_supported() -> None:
+    assert "encryption-provider-config-automatic-reload" not in flags(
+        k8s.apiserver_args({"version": "1.20.2", **APISERVER}))
+    assert flags(k8s.apiserver_args({"version": "1.35.8", **APISERVER}))[
+        "encryption-provider-config-automatic-reload"] == "true"
+
+
+def test_extra_args_override_and_none_removes_a_flag() -> None:
+    got = flags(k8s.apiserver_args({"version": "1.35.8", **APISERVER,
+                                    "extra_args": {"v": 2, "profiling": None, "anonymous-auth": True}}))
+    assert got["v"] == "2" and "profiling" not in got and got["anonymous-auth"] == "true"
+
+
+def test_controller_manager_allocates_node_subnets_only_when_asked() -> None:
+    off = flags(k8s.controller_manager_args({"version": "1.35.8", **CONTROLLER_MANAGER}))
+    on = flags(k8s.controller_manager_args({"version": "1.35.8", **CONTROLLER_MANAGER, "allocate_node_cidrs": True}))
+    assert off["allocate-node-cidrs"] == "false" and "cluster-cidr" not in off
+    assert on["cluster-cidr"] == "10.244.0.0/16" and on["node-cidr-mask-size"] == "24"
+    assert on["use-service-account-credentials"] == "true" and on["leader-elect"] == "true"
+
+
+def test_scheduler_uses_a_configuration_file_from_1_23_with_the_right_api_version() -> None:
+    assert "config" not in flags(k8s.scheduler_args({"version": "1.20.2"}))
+    assert flags(k8s.scheduler_args({"version": "1.20.2"}))["leader-elect"] == "true"
+    new = flags(k8s.scheduler_args({"version": "1.35.8"}))
+    assert new["config"] == "/etc/kubernetes/kube-scheduler.yaml" and "kubeconfig" not in new
+    assert k8s.scheduler_config({"version": "1.35.8"})["apiVersion"] == "kubescheduler.config.k8s.io/v1"
+    assert k8s.scheduler_config({"version": "1.24.0"})["apiVersion"] == "kubescheduler.config.k8s.io/v1beta2"
+
+
+@pytest.mark.parametrize(
+    "version, runtime, expected",
+    [
+        ("1.20.2", "containerd", {"container-runtime": "remote",
+                                  "container-runtime-endpoint": "unix:///run/containerd/containerd.sock"}),
+        ("1.20.2", "docker", {"container-runtime": "docker", "network-plugin": "cni",
+                              "pod-infra-container-image": "registry.k8s.io/pause:3.10"}),
+        ("1.25.0", "docker", {"container-runtime-endpoint": "unix:///run/cri-dockerd.sock"}),
+        ("1.35.8", "containerd", {}),
+    ],
+)
+def test_kubelet_runtime_flags_per_release(version: str, runtime: str, expected: dict) -> None:
+    got = flags(k8s.kubelet_args({**NODE, "version": version, "container_runtime": runtime}))
+    runtime_flags = {name: value for name, value in got.items()
+                     if name in ("container-runtime", "container-runtime-endpoint", "network-plugin",
+                                 "pod-infra-container-image")}
+    assert runtime_flags == expected
+    assert got["hostname-override"] == "node1" and got["node-ip"] == "192.168.56.11"
+
+
+def test_kubelet_configuration_is_locked_down_and_gets_the_endpoint_from_1_27() -> None:
+    old = k8s.kubelet_config({**NODE, "version": "1.20.2"})
+    new = k8s.kubelet_config({**NODE, "version": "1.35.8"})
+    for config in (old, new):
+        assert config["authentication"]["anonymous"] == {"enabled": False}
+        assert config["authentication"]["webhook"]["enabled"] is True
+        assert config["authorization"] == {"mode": "Webhook"}
+        assert config["readOnlyPort"] == 0
+        assert config["cgroupDriver"] == "systemd" and config["clusterDNS"] == ["10.96.0.10"]
+        assert config["tlsCertFile"] == "/var/lib/kubelet/pki/kubelet-server.crt"
+    assert "containerRuntimeEndpoint" not in old
+    assert new["containerRuntimeEndpoint"] == "unix:///run/containerd/containerd.sock"
+
+
+def test_rotated_server_certificates_replace_the_issued_ones() -> None:
+    config = k8s.kubelet_config({**NODE, "version": "1.35.8", "rotate_server_certificates": True})
+    assert config["serverTLSBootstrap"] is True and "tlsCertFile" not in config
+
+
+def test_control_plane_taint_by_flag_before_1_23_and_in_the_configuration_after() -> None:
+    old = {**NODE, "version": "1.20.2", "register_with_taints": [TAINT]}
+    new = {**NODE, "version": "1.35.8", "register_with_taints": [TAINT]}
+    assert flags(k8s.kubelet_args(old))["register-with-taints"] == "node-role.kubernetes.io/control-plane=:NoSchedule"
+    assert "registerWithTaints" not in k8s.kubelet_config(old)
+    assert "register-with-taints" not in flags(k8s.kubelet_args(new))
+    assert k8s.kubelet_config(new)["registerWithTaints"] == [TAINT]
+
+
+def test_kube_proxy_configuration_modes_and_conntrack() -> None:
+    settings = {"node_name": "node1", "node_ip": "192.168.56.11", "mode": "ipvs", "pod_cidr": "10.244.0.0/16",
+                "conntrack_max_per_core": 0}
+    config = k8s.kube_proxy_config(settings)
+    assert config["mode"] == "ipvs" and config["ipvs"] == {"strictARP": True}
+    assert config["conntrack"] == {"maxPerCore": 0} and config["clusterCIDR"] == "10.244.0.0/16"
+    assert config["metricsBindAddress"].startswith("127.0.0.1:")
+    assert "ipvs" not in k8s.kube_proxy_config({**settings, "mode": "iptables"})
+
+
+def test_a_version_that_is_not_one_is_refused() -> None:
+    with pytest.raises(ValueError, match="not a Kubernetes version"):
+        k8s.apiserver_args({"version": "latest", **APISERVER})
