@@ -330,15 +330,17 @@ def extract(artifact: Artifact, tarball: str, sha256: str, write: bool) -> tuple
     return directory, True
 
 
-def installed_files(artifact: Artifact, path: str, directory: str | None) -> list:
+def installed_files(artifact: Artifact, path: str, directory: str | None, sha256: str = "") -> list:
     """What goes to the hosts: the binary under its artifact name, or the extracted members."""
+    # Each with its sha256, which the hosts' copies are compared with before any transfer.
     if artifact.kind == "binary":
-        return [{"name": artifact.name, "src": path}]
+        return [{"name": artifact.name, "src": path, "sha256": sha256 or file_sha256(path)}]
     return [
-        {"name": name, "src": os.path.join(directory, name)}
+        {"name": name, "src": os.path.join(directory, name), "sha256": file_sha256(os.path.join(directory, name))}
         for name in sorted(os.listdir(directory))
         if name != EXTRACTED_MARKER
     ]
+
 
 
 def fetch(
@@ -370,5 +372,5 @@ def fetch(
         if result.extracted and not write:
             result.pending = True
             return result
-    result.files = installed_files(artifact, path, directory)
+    result.files = installed_files(artifact, path, directory, expected)
     return result

@@ -115,7 +115,7 @@ artifacts:
       type: list
       elements: dict
 hosts:
-  description: Per inventory host, the files it needs, each with C(artifact), C(name) and C(src).
+  description: Per inventory host, the files it needs, each with C(artifact), C(name), C(src) and C(sha256).
   returned: always
   type: dict
 needs:

@@ -171,7 +171,7 @@ def test_fetch_from_a_file_mirror_then_from_the_cache(tmp_path: Path) -> None:
     mirror = (tmp_path / "mirror").as_uri()
     first = lib.fetch(artifact, str(tmp_path / "cache"), mirror)
     assert first.downloaded and Path(first.path).read_bytes() == b"kubelet-binary"
-    assert first.files == [{"name": "kubelet", "src": first.path}]
+    assert first.files == [{"name": "kubelet", "src": first.path, "sha256": sha(b"kubelet-binary")}]
     (tmp_path / "mirror" / lib.relative_path(artifact.url)).unlink()  # the cache alone must do now
     second = lib.fetch(artifact, str(tmp_path / "cache"), mirror)
     assert not second.downloaded and second.sha256 == artifact.sha256
