@@ -180,10 +180,10 @@ def test_a_node_identity_cannot_read_the_secrets_of_other_namespaces():
     worker = NODES[-1]
     result = kubectl("auth", "can-i", "get", "secrets", "-n", "kube-system", f"--as=system:node:{worker}",
                      "--as-group=system:nodes", check=False)
-    assert result.stdout.strip() == "no"
+    assert result.stdout.strip().startswith("no")
     result = kubectl("auth", "can-i", "list", "secrets", "--all-namespaces", f"--as=system:node:{worker}",
                      "--as-group=system:nodes", check=False)
-    assert result.stdout.strip() == "no"
+    assert result.stdout.strip().startswith("no")
 
 
 def test_secrets_are_encrypted_in_etcd():
@@ -194,10 +194,10 @@ def test_secrets_are_encrypted_in_etcd():
     raw = node(member).run(
         f"ETCDCTL_API=3 /usr/local/bin/etcdctl --endpoints=https://127.0.0.1:2379 --cacert={etcd_pki}/ca.crt "
         f"--cert={etcd_pki}/healthcheck-client.crt --key={etcd_pki}/healthcheck-client.key "
-        "get /registry/secrets/default/corral-e2e-secret --print-value-only | head -c 200 | od -c | head -5")
+        "get /registry/secrets/default/corral-e2e-secret --print-value-only | head -c 22")
     assert raw.rc == 0, raw.stderr
-    text = raw.stdout.replace(" ", "")
-    assert "k8s:enc:aescbc:v1:key1" in text
+    # The value starts with the provider's prefix; the rest is ciphertext.
+    assert raw.stdout == "k8s:enc:aescbc:v1:key1"
     assert "plaintext-canary" not in node(member).run(
         f"ETCDCTL_API=3 /usr/local/bin/etcdctl --endpoints=https://127.0.0.1:2379 --cacert={etcd_pki}/ca.crt "
         f"--cert={etcd_pki}/healthcheck-client.crt --key={etcd_pki}/healthcheck-client.key "
