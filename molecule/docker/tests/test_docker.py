@@ -149,15 +149,17 @@ def test_a_bad_value_fails_before_any_change(case):
 # --- data-root move -------------------------------------------------------------------------
 
 
-def test_a_non_empty_target_that_is_no_copy_is_refused():
+def test_a_non_empty_target_that_is_no_copy_is_refused(tmp_path):
     h = node("node1")
     h.check_output("mkdir -p /appdata/other && echo precious > /appdata/other/file")
-    result = run_playbook("--limit", "node1", "-e", json.dumps(
-        {"docker_registry_mirrors": NEW_MIRRORS, "docker_data_root": "/appdata/other"}))
+    # node1 only (the collection's preflight refuses --limit): an inventory source of its own.
+    extra = tmp_path / "node1.yml"
+    extra.write_text(json.dumps({"all": {"hosts": {"node1": {"docker_data_root": "/appdata/other"}}}}))
+    result = run_playbook("-i", str(extra), "-e", json.dumps({"docker_registry_mirrors": NEW_MIRRORS}))
     output = result.stdout + result.stderr
     assert result.returncode != 0, output
     assert "/appdata/other, which is not empty" in output, output
-    assert changed_counts(result)["node1"] == 0, output
+    assert changed_counts(result) == {"node1": 0, "node2": 0}, output
     assert "Docker Root Dir: /var/lib/docker" in docker_info(h)
     assert h.file("/appdata/other/file").content_string == "precious\n"
 
