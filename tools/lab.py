@@ -208,6 +208,8 @@ class Lab:
             "--device", "/dev/kmsg",
             # overlay on overlay fails: the runtimes' state lives on anonymous volumes.
             "-v", "/var/lib/docker", "-v", "/var/lib/containerd",
+            # More anonymous volumes, e.g. CORRAL_LAB_EXTRA_VOLUMES=/appdata for a data disk.
+            *[arg for path in os.environ.get("CORRAL_LAB_EXTRA_VOLUMES", "").split() for arg in ("-v", path)],
             "-e", "container=docker", "--stop-signal", "SIGRTMIN+3",
             image, "/lib/systemd/systemd",
         )
