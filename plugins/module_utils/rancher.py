@@ -357,7 +357,7 @@ def bootstrap(client: Client, *, username: str, password: str, bootstrap_passwor
                 "with (CATTLE_BOOTSTRAP_PASSWORD; before Rancher 2.6 it is always 'admin')."
             ) from None
         already = False
-        actions.append("set the admin password")
+        actions.append("replace the first-login password")
         if not check_mode:
             client.token = session["token"]
             client.post("/v3/users?action=changepassword",

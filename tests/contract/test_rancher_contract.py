@@ -37,7 +37,7 @@ def test_bootstrap_then_idempotent(v2):
     url, ca, _ = v2
     first = do_bootstrap(url, ca)
     assert first.changed and not first.already_bootstrapped
-    assert first.actions[0] == "set the admin password"
+    assert first.actions[0] == "replace the first-login password"
     assert first.token.startswith("token-") and first.server_version == "v2.5.16"
     second = do_bootstrap(url, ca)
     assert not second.changed and second.already_bootstrapped and second.actions == []
@@ -47,7 +47,7 @@ def test_bootstrap_then_idempotent(v2):
 def test_bootstrap_check_mode_changes_nothing(v2):
     url, ca, api = v2
     result = do_bootstrap(url, ca, check_mode=True)
-    assert result.changed and result.actions[0] == "set the admin password"
+    assert result.changed and result.actions[0] == "replace the first-login password"
     assert api.state.data["users"]["user-admin1"]["password"] == "admin"
     assert api.state.data["settings"]["server-url"] == ""
 

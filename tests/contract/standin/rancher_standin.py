@@ -705,7 +705,7 @@ def serve(config: Config, ready: threading.Event | None = None) -> list:
 
 def main() -> None:
     # PID 1 in a container: stop promptly on `docker stop`.
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
     config = Config()
     servers = serve(config)
     ports = ", ".join(str(s.server_address[1]) for s in servers)
