@@ -109,6 +109,9 @@ def build(dest: Path) -> None:
         run("docker", "save", "-o", str(partial), *IMAGES)
         partial.replace(dest)
         dest.chmod(0o644)
+        for old in dest.parent.glob("rancher-standin-*.tar"):  # earlier recipes
+            if old != dest:
+                old.unlink()
 
 
 def main() -> None:

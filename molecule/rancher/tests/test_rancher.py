@@ -147,7 +147,9 @@ def test_changed_tag_upgrades_keeping_the_data(host):
     if name(host) != "node1":
         pytest.skip("the 2.x server runs on node1")
     before = inspect(host, "rancher")
-    result = run_playbook("--limit", "node1", "-e", "rancher_server_tag=v2.5.17")
+    # Only node1's tag changes (preflight refuses --limit: it checks the whole inventory).
+    tags = "{{ 'v2.5.17' if inventory_hostname == 'node1' else rancher_server_tag_node2 }}"
+    result = run_playbook("-e", json.dumps({"rancher_server_tag": tags, "rancher_server_tag_node2": "v1.6.30"}))
     output = result.stdout + result.stderr
     assert result.returncode == 0, output
     after = inspect(host, "rancher")
