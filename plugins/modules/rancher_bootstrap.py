@@ -12,7 +12,7 @@ description:
     O(password). When that fails with 401, logs in with O(bootstrap_password), sets the admin password
     (C(POST /v3/users?action=changepassword)) and logs in again.
   - Sets the C(server-url) setting (C(PUT /v3/settings/server-url)) to O(server_url) when it differs.
-  - Idempotent: on a server already bootstrapped with these settings it changes nothing (C(changed=false)).
+  - Idempotent, so on a server already bootstrapped with these settings it changes nothing (C(changed=false)).
   - Returns an API token for the tasks that follow. It is the login's token, which expires after O(token_ttl)
     seconds; Rancher creates one on every login, so it is not reported as a change. Register the result under
     C(no_log).
@@ -47,20 +47,9 @@ options:
     description: Description of the token in Rancher.
     type: str
     default: corral.cluster automation
-  validate_certs:
-    description:
-      - Verify Rancher's TLS certificate. V(false) is for Rancher's own self-signed certificate only, and warns.
-    type: bool
-    default: true
-  ca_path:
-    description: A CA bundle (PEM) on the host to verify Rancher's certificate with.
-    type: path
-  timeout:
-    description: Seconds to wait for each answer.
-    type: float
-    default: 30
 extends_documentation_fragment:
   - action_common_attributes
+  - corral.cluster.rancher
 attributes:
   check_mode:
     support: full

@@ -17,7 +17,7 @@ description:
     O(wait_interval) seconds for at most O(wait_timeout) seconds, and fails with what to check when it is not.
   - With O(kubernetes_version), the Rancher version the server reports is checked against the Kubernetes release
     first (see M(corral.cluster.rancher_compatibility)), before anything is created.
-  - The results hold the registration token: register them under C(no_log).
+  - The results hold the registration token, so register them under C(no_log).
 version_added: "0.1.0"
 options:
   url:
@@ -63,19 +63,9 @@ options:
     description: With V(active), seconds between two reads.
     type: int
     default: 5
-  validate_certs:
-    description: Verify Rancher's TLS certificate; V(false) only for Rancher's own self-signed one (warns).
-    type: bool
-    default: true
-  ca_path:
-    description: A CA bundle (PEM) on the host to verify Rancher's certificate with.
-    type: path
-  timeout:
-    description: Seconds to wait for each answer.
-    type: float
-    default: 30
 extends_documentation_fragment:
   - action_common_attributes
+  - corral.cluster.rancher
 attributes:
   check_mode:
     support: full

@@ -11,7 +11,7 @@ description:
   - Looks the Rancher line (2.5, 2.12, ...) of O(rancher_version) up in corral.cluster's table of the Kubernetes
     minors each Rancher 2.x line imports, and fails, naming the Rancher lines that would do, when
     O(kubernetes_version) is not among them.
-  - Rancher 1.x imports no Kubernetes cluster (it registers Docker hosts): it always passes.
+  - Rancher 1.x imports no Kubernetes cluster (it registers Docker hosts), so it always passes.
   - Changes nothing; meant for the preflight of a play, before any container starts.
 version_added: "0.1.0"
 options:

@@ -12,7 +12,7 @@ description:
     differs, then returns an active registration token of the environment (C(GET /v1/registrationtokens?state=active),
     or C(/v2-beta/projects/<project_id>/registrationtokens)), creating one (C(POST)) when there is none.
   - The token's C(registrationUrl) is the argument of C(rancher/agent:<tag>) on each host.
-  - The results hold the registration secret: register them under C(no_log).
+  - The results hold the registration secret, so register them under C(no_log).
 version_added: "0.1.0"
 options:
   url:
@@ -37,19 +37,9 @@ options:
     description: The agent image to use instead of the one Rancher names (an internal registry's copy).
     type: str
     default: ""
-  validate_certs:
-    description: Verify the TLS certificate when O(url) is HTTPS.
-    type: bool
-    default: true
-  ca_path:
-    description: A CA bundle (PEM) on the host to verify it with.
-    type: path
-  timeout:
-    description: Seconds to wait for each answer.
-    type: float
-    default: 30
 extends_documentation_fragment:
   - action_common_attributes
+  - corral.cluster.rancher
 attributes:
   check_mode:
     support: full
