@@ -8,6 +8,8 @@ environment, so that each tag is a distinct image (a changed tag recreates the c
   corral.test/rancher-standin:v2.5.16, :v2.5.17   Rancher 2.x stand-in (2.5 imports Kubernetes 1.20)
   corral.test/rancher-server-standin:v1.6.30      Rancher 1.6 stand-in (port 8080)
   corral.test/rancher-agent-standin:v1.2.11       Rancher 1.6 host agent stand-in
+  corral.test/rancher-cluster-agent-standin:v2.5.16   Rancher 2.5 cluster agent stand-in (the import
+                                                  manifest's cattle-cluster-agent; runs in the cluster)
 
 They are saved together as one docker archive, cached by the hash of the recipe:
   ~/.cache/corral-lab/images/rancher-standin-<hash>.tar      (prints the path)
@@ -51,6 +53,9 @@ IMAGES = {
     },
     "corral.test/rancher-agent-standin:v1.2.11": {
         "entrypoint": [PYTHON, "/opt/standin/rancher_agent_standin.py"], "env": {}, "expose": [],
+    },
+    "corral.test/rancher-cluster-agent-standin:v2.5.16": {
+        "entrypoint": [PYTHON, "/opt/standin/rancher_cluster_agent_standin.py"], "env": {}, "expose": [],
     },
 }
 

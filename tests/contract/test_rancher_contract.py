@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import hashlib
+import json
 import re
 import socket
 import threading
@@ -10,6 +12,7 @@ import time
 
 import pytest
 
+import rancher_cluster_agent_standin
 from ansible_collections.corral.cluster.plugins.module_utils import rancher
 
 PASSWORD = "a-final-password-123"
@@ -153,6 +156,47 @@ def test_import_cluster_pending_then_active(v2):
     status, _ = transport("GET", f"{url}/v3/connect/register", None, {"X-API-Tunnel-Token": secret}, 10)
     assert status == 200
     assert rancher.wait_active(api, "corral", timeout=5, interval=0.1)["state"] == "active"
+
+
+def test_the_cluster_agent_hands_over_the_cluster_credentials(v2):
+    """What the cattle-cluster-agent sends on connect is kept as the cluster's tunnel; a malformed
+    X-API-Tunnel-Params is refused with 400; the version the agent read becomes the cluster's."""
+    url, ca, api_state = v2
+    api = client(url, ca, validate=True, token=do_bootstrap(url, ca).token)
+    imported = rancher.ensure_cluster(api, name="corral", cluster_type="imported", description="",
+                                      fetch_manifest=True, check_mode=False)
+    secret = imported["registration"]["token"]
+    transport = rancher.ansible_transport(True, ca)
+    connect = f"{url}/v3/connect/register"
+    bad = base64.b64encode(json.dumps({"cluster": {"address": "10.96.0.1:443"}}).encode()).decode()
+    status, body = transport("GET", connect, None, {"X-API-Tunnel-Token": secret, "X-API-Tunnel-Params": bad}, 10)
+    assert status == 400 and b"address, token, caCert" in body.replace(b'\\"', b"")
+    assert api.get(f"/v3/clusters/{imported['cluster_id']}")["state"] == "pending"
+    params = {"cluster": {"address": "10.96.0.1:443", "token": "sa-token",
+                          "caCert": base64.b64encode(b"-----BEGIN CERTIFICATE-----").decode()}}
+    status, _ = transport("GET", connect, None, {
+        "X-API-Tunnel-Token": secret,
+        "X-API-Tunnel-Params": base64.b64encode(json.dumps(params).encode()).decode(),
+        "X-Standin-Cluster-Version": json.dumps({"gitVersion": "v1.20.2", "major": "1", "minor": "20"})}, 10)
+    assert status == 200
+    cluster = rancher.wait_active(api, "corral", timeout=5, interval=0.1)
+    assert cluster["kubernetes_version"] == "v1.20.2"
+    assert api_state.state.data["clusters"][imported["cluster_id"]]["tunnel"]["token"] == "sa-token"
+
+
+def test_the_manifest_runs_the_cluster_agent_image_with_the_pinned_ca(v2):
+    url, ca, api_state = v2
+    api = client(url, ca, validate=True, token=do_bootstrap(url, ca).token)
+    manifest = rancher.ensure_cluster(api, name="corral", cluster_type="imported", description="",
+                                      fetch_manifest=True, check_mode=False)["manifest"]
+    checksum = hashlib.sha256(api_state.cacerts.encode()).hexdigest()
+    assert "image: corral.test/rancher-cluster-agent-standin:v2.5.16\n" in manifest
+    assert f'value: "{checksum}"' in manifest and "command:" not in manifest
+    # The agent reads /v3/settings/cacerts without credentials and pins that CA by its checksum.
+    context = rancher_cluster_agent_standin.server_context(url, checksum)
+    assert rancher_cluster_agent_standin.get(f"{url}/ping", context) == b"pong"
+    with pytest.raises(SystemExit, match="does not match given CATTLE_CA_CHECKSUM"):
+        rancher_cluster_agent_standin.server_context(url, "0" * 64)
 
 
 def test_import_check_mode_creates_nothing(v2):

@@ -20,9 +20,18 @@ the data directory, plain HTTP on 80 for /ping and a redirect otherwise):
                                                or "provisioning" (custom) until an agent connects
   GET|POST /v3/clusterregistrationtokens       command, insecureCommand, manifestUrl, nodeCommand, token
   GET  /v3/import/<token>_<clusterId>.yaml     the import manifest (no authentication, as in Rancher)
-  GET  /v3/connect/register                    header X-API-Tunnel-Token: the cluster agent "connects":
-                                               the cluster becomes active. (Rancher's agents open a
-                                               websocket tunnel here; the stand-in's agent only calls.)
+  GET  /v3/settings/cacerts                    also without authentication, as agents read it
+  GET  /v3/connect/register                    the cluster agent "connects": header X-API-Tunnel-Token
+                                               (the registration token) and X-API-Tunnel-Params
+                                               (base64 JSON {"cluster": {"address", "token", "caCert"}}:
+                                               the cluster's API address, its service account token and
+                                               CA, kept as Rancher keeps them); the cluster becomes active.
+                                               Rancher's agents open a websocket tunnel here, through
+                                               which Rancher reads the cluster's version; the stand-in's
+                                               agent (rancher_cluster_agent_standin.py) asks the cluster
+                                               itself and sends the stand-in-only header
+                                               X-Standin-Cluster-Version (JSON of GET /version), shown as
+                                               the cluster's "version".
   STANDIN_ACTIVE_AFTER_POLLS=N (N>0) also makes a cluster active after N reads once its manifest
   was fetched, for tests without a Kubernetes cluster; 0 (default) never.
 
@@ -41,7 +50,8 @@ container recreated on the same data volume keeps it, as Rancher does.
 Environment: STANDIN_MODE (v2|v1), STANDIN_RANCHER_VERSION, CATTLE_BOOTSTRAP_PASSWORD (read by
 2.6 and later; 2.5 and older start with "admin"), STANDIN_DATA_DIR, STANDIN_BIND,
 STANDIN_HTTP_PORT, STANDIN_HTTPS_PORT, STANDIN_AGENT_IMAGE (the image of the manifest's
-cattle-cluster-agent, default the lab's busybox), STANDIN_ACTIVE_AFTER_POLLS. Argument
+cattle-cluster-agent, default corral.test/rancher-cluster-agent-standin:<version>, as Rancher's
+manifest names rancher/rancher-agent:<version>), STANDIN_ACTIVE_AFTER_POLLS. Argument
 --no-cacerts as Rancher's. User certificates are read from /etc/rancher/ssl/{cert,key,cacerts}.pem
 (STANDIN_SSL_DIR) as Rancher does.
 """
@@ -68,6 +78,7 @@ from urllib.parse import parse_qs, urlsplit
 DEFAULT_VERSION = {"v2": "v2.5.16", "v1": "v1.6.30"}
 LEGACY_AGENT_IMAGE = "rancher/agent:v1.2.11"
 AGENT_IMAGE_V2 = "rancher/rancher-agent"
+CLUSTER_AGENT_IMAGE_STANDIN = "corral.test/rancher-cluster-agent-standin"
 
 
 def now_iso(ts: float | None = None) -> str:
@@ -92,7 +103,7 @@ class Config:
         self.bind = env.get("STANDIN_BIND", "0.0.0.0")
         self.http_port = int(env.get("STANDIN_HTTP_PORT", "80" if self.mode == "v2" else "8080"))
         self.https_port = int(env.get("STANDIN_HTTPS_PORT", "443"))
-        self.agent_image = env.get("STANDIN_AGENT_IMAGE", "docker.io/library/busybox:1.35.0")
+        self.agent_image = env.get("STANDIN_AGENT_IMAGE", f"{CLUSTER_AGENT_IMAGE_STANDIN}:{self.version}")
         self.active_after_polls = int(env.get("STANDIN_ACTIVE_AFTER_POLLS", "0"))
         self.no_cacerts = "--no-cacerts" in argv
 
@@ -258,6 +269,8 @@ class Api:
             return self.import_manifest(path[len("/v3/import/"):], headers, scheme)
         if path == "/v3/connect/register":
             return self.agent_connect(headers)
+        if path == "/v3/settings/cacerts" and method == "GET":  # agents check the CA before they log in
+            return self.setting(method, "cacerts", payload)
         if not path.startswith("/v3"):
             return self.error(404, "NotFound", "not found")
         user_id = self.authenticate(headers)
@@ -439,6 +452,23 @@ class Api:
         if crt is None:
             return self.error(401, "Unauthorized", "invalid tunnel token")
         cluster = self.state.data["clusters"][crt["clusterId"]]
+        if "x-api-tunnel-params" in headers:
+            try:
+                params = json.loads(base64.b64decode(headers["x-api-tunnel-params"]))["cluster"]
+                tunnel = {key: str(params[key]) for key in ("address", "token", "caCert")}
+                base64.b64decode(tunnel["caCert"], validate=True)
+            except (ValueError, KeyError, TypeError):
+                return self.error(400, "InvalidBodyContent", "X-API-Tunnel-Params: want base64 JSON "
+                                  "{\"cluster\": {\"address\", \"token\", \"caCert\"}}")
+            if not all(tunnel.values()):
+                return self.error(400, "InvalidBodyContent", "X-API-Tunnel-Params: address, token and caCert "
+                                  "must not be empty")
+            cluster["tunnel"] = tunnel
+        if "x-standin-cluster-version" in headers:
+            try:
+                cluster["version"] = json.loads(headers["x-standin-cluster-version"])
+            except ValueError:
+                return self.error(400, "InvalidBodyContent", "X-Standin-Cluster-Version is not JSON")
         self.activate(cluster, "agent")
         self.state.save()
         return 200, {"type": "standinConnect", "clusterId": cluster["id"], "state": cluster["state"]}
@@ -515,9 +545,6 @@ def render_manifest(server: str, token: str, cacerts: str, agent_image: str, ver
     checksum = hashlib.sha256(cacerts.encode()).hexdigest() if cacerts else ""
     digest = hashlib.sha256(token.encode()).hexdigest()[:7]
     b64 = lambda s: base64.b64encode(s.encode()).decode()  # noqa: E731
-    connect = ('until wget -q -O /dev/null --no-check-certificate '
-               '--header "X-API-Tunnel-Token: $(cat /cattle-credentials/token)" '
-               '"$(cat /cattle-credentials/url)/v3/connect/register"; do sleep 5; done; exec sleep 2147483647')
     return f"""---
 apiVersion: rbac.authorization.k8s.io/v1
 kind: ClusterRole
@@ -614,7 +641,6 @@ spec:
       - name: cluster-register
         imagePullPolicy: IfNotPresent
         image: {agent_image}
-        command: ["sh", "-c", {json.dumps(connect)}]
         env:
         - name: CATTLE_SERVER
           value: "{server}"
