@@ -466,7 +466,9 @@ def wait_active(client: Client, name: str, timeout: float, interval: float,
         polls += 1
         state = cluster.get("state")
         if state == "active":
-            return {"cluster_id": cluster["id"], "state": state, "polls": polls}
+            # The Kubernetes release Rancher read from the cluster (none until its agent reported it).
+            version = (cluster.get("version") or {}).get("gitVersion")
+            return {"cluster_id": cluster["id"], "state": state, "polls": polls, "kubernetes_version": version}
         if clock() >= deadline:
             raise RancherError(
                 f"Cluster {name} ({cluster['id']}) is still {state!r} after {timeout:g} s"

@@ -143,6 +143,11 @@ polls:
   description: With V(active), how many reads it took.
   returned: state is active
   type: int
+kubernetes_version:
+  description: With V(active), the Kubernetes release Rancher read from the cluster through its agent (for
+    example C(v1.20.2)); null until the agent has reported it.
+  returned: state is active
+  type: str
 """
 
 from ansible.module_utils.basic import AnsibleModule
