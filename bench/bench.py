@@ -44,6 +44,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--nodes", type=int, default=3)
     parser.add_argument("--control-planes", type=int, default=1)
+    parser.add_argument("--rancher", action="store_true",
+                        help="also a Rancher host (the contract stand-in) into which site.yml imports the cluster")
     args = parser.parse_args()
     results = ROOT / "bench" / "results"
     results.mkdir(parents=True, exist_ok=True)
@@ -53,14 +55,14 @@ def main() -> None:
     lab.build_image(lab.default_image())
     lab_artifacts.build()
     started = time.monotonic()
-    bench_lab.up(args.nodes, args.control_planes, "192.168.70.0/24", lab.default_image())
+    bench_lab.up(args.nodes, args.control_planes, "192.168.70.0/24", lab.default_image(), rancher=args.rancher)
     lab_seconds = round(time.monotonic() - started, 1)
     try:
         first = site(bench_lab.inventory_path(), results / f"{stamp}-site.log")
         again = site(bench_lab.inventory_path(), results / f"{stamp}-rerun.log")
     finally:
         bench_lab.down()
-    figures = {"when": stamp, "nodes": args.nodes, "control_planes": args.control_planes,
+    figures = {"when": stamp, "nodes": args.nodes, "control_planes": args.control_planes, "rancher": args.rancher,
                "lab_up_seconds": lab_seconds, "site": first, "no_op_rerun": again}
     (results / f"{stamp}.json").write_text(json.dumps(figures, indent=2) + "\n")
     print(f"lab up {lab_seconds} s; site.yml {first['seconds']} s; no-op re-run {again['seconds']} s "

@@ -13,6 +13,7 @@ import hashlib
 import ipaddress
 import json
 import os
+import secrets
 import shlex
 import shutil
 import subprocess
@@ -257,14 +258,17 @@ chmod 0600 "$home/.ssh/authorized_keys"
         raise SystemExit(f"{node}: no SSH login as {USER} with sudo at {address} within {timeout} s")
 
     def up(self, nodes: int, control_planes: int, subnet: str, image: str,
-           inventory_file: Path | None = None) -> dict[str, str]:
+           inventory_file: Path | None = None, rancher: bool = False) -> dict[str, str]:
         if control_planes < 1 or control_planes > nodes:
             raise SystemExit("--control-planes must be between 1 and --nodes")
+        standin = rancher_standin_archive() if rancher else None
         self.ensure_key()
         self.dir.mkdir(parents=True, exist_ok=True)
         (self.dir / "known_hosts").unlink(missing_ok=True)
         net = self.ensure_network(subnet)
         addresses = {f"node{i}": str(net.network_address + 10 + i) for i in range(1, nodes + 1)}
+        if rancher:  # one more host, outside the cluster, for the Rancher server
+            addresses[RANCHER_HOST] = str(net.network_address + 10 + nodes + 1)
         log(f"Starting {nodes} node(s) of lab '{self.name}' on {net} from {image}")
         for node, address in addresses.items():
             self.start_node(node, address, image)
@@ -272,16 +276,16 @@ chmod 0600 "$home/.ssh/authorized_keys"
             self.wait_booted(node)
             self.provision_user(node)
             self.wait_ssh(node, address)
-        self.write_inventory(addresses, control_planes, str(net.network_address + 1), inventory_file)
+        self.write_inventory(addresses, control_planes, str(net.network_address + 1), inventory_file, standin)
         return addresses
 
     def inventory_path(self) -> Path:
         return self.dir / "inventory"
 
     def write_inventory(self, addresses: dict[str, str], control_planes: int, gateway: str,
-                        path: Path | None) -> Path:
+                        path: Path | None, standin: Path | None = None) -> Path:
         """An inventory in the collection's group model, as a user would write one."""
-        names = list(addresses)
+        names = [name for name in addresses if name != RANCHER_HOST]
         control = names[:control_planes]
         workers = names[control_planes:] or control
         host = lambda group: {n: {"ansible_host": addresses[n]} for n in group}  # noqa: E731
@@ -308,6 +312,12 @@ chmod 0600 "$home/.ssh/authorized_keys"
                 "rancher_server": {"hosts": {}},
             },
         }}
+        if standin is not None:
+            settings = inventory["all"]["vars"]
+            settings["node_image_archives"] = [*settings.get("node_image_archives", []),
+                                               {"src": str(standin), "image": RANCHER_STANDIN_CLUSTER_AGENT}]
+            inventory["all"]["children"]["rancher_server"]["hosts"] = {RANCHER_HOST: {
+                "ansible_host": addresses[RANCHER_HOST], **self.rancher_settings(standin)}}
         if path is None:
             path = self.inventory_path() / "hosts.yml"
             settings = path.parent / "group_vars" / "all.yml"
@@ -319,6 +329,25 @@ chmod 0600 "$home/.ssh/authorized_keys"
         # JSON is valid YAML and keeps this tool free of a YAML dependency.
         path.write_text("# Written by tools/lab on every `up`.\n" + json.dumps(inventory, indent=2) + "\n")
         return path
+
+    def rancher_settings(self, standin: Path) -> dict:
+        """The Rancher host's settings: the contract stand-in of Rancher 2.5, with passwords made once per lab."""
+        passwords = self.dir / "rancher-passwords.json"
+        if not passwords.exists():
+            passwords.parent.mkdir(parents=True, exist_ok=True)
+            with os.fdopen(os.open(passwords, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as handle:
+                json.dump({"rancher_server_bootstrap_password": secrets.token_urlsafe(18),
+                           "rancher_server_admin_password": secrets.token_urlsafe(18)}, handle)
+        return {
+            **json.loads(passwords.read_text()),
+            # NOT Rancher: tests/contract's stand-in of its API (no Rancher image can be pulled here).
+            "rancher_server_image": RANCHER_STANDIN_SERVER.split(":")[0],
+            "rancher_server_tag": RANCHER_STANDIN_SERVER.split(":")[1],
+            # Docker inside a node cannot start --privileged containers (no CAP_SYS_RESOURCE).
+            "rancher_server_privileged": False,
+            "docker_install_method": "distro",  # Debian's docker.io: no Docker repository is reachable
+            "docker_image_archives": [{"src": str(standin), "image": RANCHER_STANDIN_SERVER}],
+        }
 
     def down(self) -> None:
         names = self.containers()
@@ -342,6 +371,20 @@ NESTED_NODE_SETTINGS = {
     # (cgroup v1, host cgroup namespace): "root container [kubepods] doesn't exist".
     "cluster_cgroup_driver": "cgroupfs",
 }
+
+
+# With --rancher: one more host, in rancher_server only, runs the contract stand-in of Rancher
+# 2.5 (tests/contract), which imports the lab's Kubernetes release; the cluster's nodes get the
+# stand-in of the cluster agent that the import manifest runs.
+RANCHER_HOST = "rancher"
+RANCHER_STANDIN_SERVER = "corral.test/rancher-standin:v2.5.16"
+RANCHER_STANDIN_CLUSTER_AGENT = "corral.test/rancher-cluster-agent-standin:v2.5.16"
+
+
+def rancher_standin_archive() -> Path:
+    """The docker archive of the stand-in images (built once, cached by its recipe)."""
+    out = run(sys.executable, str(ROOT / "tests" / "contract" / "build_images.py"), capture=True)
+    return Path(out.strip().splitlines()[-1])
 
 
 def artifact_settings() -> dict:
@@ -389,7 +432,7 @@ def cmd_up(args: argparse.Namespace) -> Lab:
         lab_artifacts.build()
     lab = Lab(args.name)
     started = time.monotonic()
-    addresses = lab.up(args.nodes, args.control_planes, args.subnet, image, args.inventory_file)
+    addresses = lab.up(args.nodes, args.control_planes, args.subnet, image, args.inventory_file, args.rancher)
     log(f"Lab '{lab.name}' is up in {time.monotonic() - started:.0f} s: "
         + ", ".join(f"{n}={a}" for n, a in addresses.items()))
     print(lab.inventory_path())
@@ -448,6 +491,9 @@ def parser() -> argparse.ArgumentParser:
                         "(needs systemd, sshd, sudo, python3)")
         sp.add_argument("--artifacts", action=argparse.BooleanOptionalAction, default=False,
                         help="build the cluster artifacts first (cached; about 8 minutes the first time)")
+        sp.add_argument("--rancher", action="store_true",
+                        help="one more host, 'rancher', running the contract stand-in of Rancher 2.5's API "
+                        "(NOT Rancher: no Rancher image can be had here), into which site.yml imports the cluster")
         sp.add_argument("--inventory-file", type=Path,
                         help="write the inventory here (default: .lab/NAME/inventory/hosts.yml)")
 

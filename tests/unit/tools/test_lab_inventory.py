@@ -1,0 +1,54 @@
+"""The inventory tools/lab writes: the group model, and the Rancher host of --rancher."""
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "tools"))
+import lab  # noqa: E402
+
+ADDRESSES = {"node1": "192.168.56.11", "node2": "192.168.56.12", "node3": "192.168.56.13",
+             lab.RANCHER_HOST: "192.168.56.14"}
+
+
+@pytest.fixture
+def a_lab(tmp_path, monkeypatch):
+    monkeypatch.setattr(lab, "STATE", tmp_path / "state")
+    monkeypatch.setattr(lab, "MIRROR", tmp_path / "no-mirror")
+    return lab.Lab("unit")
+
+
+def written(a_lab, tmp_path, standin):
+    path = a_lab.write_inventory(ADDRESSES, 1, "192.168.56.1", tmp_path / "hosts.yml", standin)
+    return json.loads(path.read_text().split("\n", 1)[1])["all"]
+
+
+def test_the_rancher_host_is_outside_the_cluster_and_runs_the_stand_in(a_lab, tmp_path):
+    archive = tmp_path / "rancher-standin.tar"
+    inventory = written(a_lab, tmp_path, archive)
+    k8s = inventory["children"]["k8s_cluster"]["children"]
+    assert set(k8s["kube_control_plane"]["hosts"]) == {"node1"}
+    assert set(k8s["kube_node"]["hosts"]) == {"node2", "node3"}
+    rancher = inventory["children"]["rancher_server"]["hosts"][lab.RANCHER_HOST]
+    assert rancher["ansible_host"] == "192.168.56.14"
+    assert (rancher["rancher_server_image"], rancher["rancher_server_tag"]) == ("corral.test/rancher-standin", "v2.5.16")
+    assert rancher["docker_image_archives"] == [{"src": str(archive), "image": lab.RANCHER_STANDIN_SERVER}]
+    assert len(rancher["rancher_server_admin_password"]) >= 12
+    assert {"src": str(archive), "image": lab.RANCHER_STANDIN_CLUSTER_AGENT} in inventory["vars"]["node_image_archives"]
+
+
+def test_the_rancher_passwords_survive_a_new_up(a_lab, tmp_path):
+    """Rancher is bootstrapped once: a rewritten inventory must keep its passwords."""
+    archive = tmp_path / "rancher-standin.tar"
+    first = written(a_lab, tmp_path, archive)["children"]["rancher_server"]["hosts"][lab.RANCHER_HOST]
+    again = written(a_lab, tmp_path, archive)["children"]["rancher_server"]["hosts"][lab.RANCHER_HOST]
+    assert first["rancher_server_admin_password"] == again["rancher_server_admin_password"]
+    assert (a_lab.dir / "rancher-passwords.json").stat().st_mode & 0o777 == 0o600
+
+
+def test_without_rancher_the_group_is_empty(a_lab, tmp_path):
+    inventory = written(a_lab, tmp_path, None)
+    assert inventory["children"]["rancher_server"]["hosts"] == {}
+    assert not (a_lab.dir / "rancher-passwords.json").exists()
