@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from pathlib import Path
 from typing import Any, Mapping
 
 from ansible.errors import AnsibleFilterError
@@ -89,18 +90,25 @@ def pod_routes(cidrs: Mapping[str, str], host: str, identities: Mapping[str, Map
     return pod_network.routes_for(host, identities, cidrs)
 
 
-def kubeconfig(user: str, cluster_name: str, server: str, ca_pem: str, cert_pem: str, key_pem: str) -> dict:
-    """A kubeconfig with embedded certificates for one client identity."""
-    def b64(text: str) -> str:
+def kubeconfig(user: str, cluster_name: str, server: str, pki_dir: str, cert: str) -> dict:
+    """A kubeconfig for one client identity, with the cluster CA and the identity's certificate and
+    key (<pki_dir>/<cert>.crt and .key, on the controller) embedded."""
+    def b64(name: str) -> str:
+        path = Path(pki_dir).expanduser() / name
+        try:
+            text = path.read_text()
+        except OSError as error:
+            raise AnsibleFilterError(f"kubeconfig for {user}: cannot read {path} ({error.strerror}); "
+                                     "the pki role issues it") from error
         return base64.b64encode(text.strip().encode() + b"\n").decode()
 
     return {
         "apiVersion": "v1",
         "kind": "Config",
         "clusters": [{"name": cluster_name,
-                      "cluster": {"server": server, "certificate-authority-data": b64(ca_pem)}}],
-        "users": [{"name": user, "user": {"client-certificate-data": b64(cert_pem),
-                                         "client-key-data": b64(key_pem)}}],
+                      "cluster": {"server": server, "certificate-authority-data": b64("ca.crt")}}],
+        "users": [{"name": user, "user": {"client-certificate-data": b64(f"{cert}.crt"),
+                                         "client-key-data": b64(f"{cert}.key")}}],
         "contexts": [{"name": f"{user}@{cluster_name}", "context": {"cluster": cluster_name, "user": user}}],
         "current-context": f"{user}@{cluster_name}",
         "preferences": {},

@@ -13,8 +13,8 @@ def default_settings() -> dict:
     settings = yaml.safe_load((ROOT / "roles" / "cluster" / "defaults" / "main.yml").read_text())
     # "{{ cluster_service_cidr | ansible.utils.nthhost(10) }}"
     settings["cluster_dns_ip"] = str(netaddr.IPNetwork(settings["cluster_service_cidr"])[10])
-    # A controller path, not something the preflight checks.
-    for controller_or_port in ("cluster_state_dir", "cluster_admin_kubeconfig", "cluster_apiserver_port",
-                               "cluster_apiserver_proxy_port"):
-        del settings[controller_or_port]
+    # Controller paths, ports and a derived URL: not something the preflight checks.
+    for unchecked in ("cluster_state_dir", "cluster_admin_kubeconfig", "cluster_apiserver_port",
+                      "cluster_apiserver_proxy_port", "cluster_apiserver_node_url"):
+        del settings[unchecked]
     return settings
