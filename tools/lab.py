@@ -326,8 +326,11 @@ chmod 0600 "$home/.ssh/authorized_keys"
                 settings.write_text("---\n# Your own settings for this lab, kept across `up`, e.g.\n"
                                     "# cluster_network_plugin: bridge\n{}\n")
         path.parent.mkdir(parents=True, exist_ok=True)
-        # JSON is valid YAML and keeps this tool free of a YAML dependency.
-        path.write_text("# Written by tools/lab on every `up`.\n" + json.dumps(inventory, indent=2) + "\n")
+        # JSON is valid YAML and keeps this tool free of a YAML dependency. 0600: it may hold the
+        # Rancher passwords.
+        with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as handle:
+            handle.write("# Written by tools/lab on every `up`.\n" + json.dumps(inventory, indent=2) + "\n")
+        path.chmod(0o600)
         return path
 
     def rancher_settings(self, standin: Path) -> dict:

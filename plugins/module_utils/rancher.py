@@ -467,7 +467,8 @@ def wait_active(client: Client, name: str, timeout: float, interval: float,
         state = cluster.get("state")
         if state == "active":
             # The Kubernetes release Rancher read from the cluster (none until its agent reported it).
-            version = (cluster.get("version") or {}).get("gitVersion")
+            version = cluster.get("version")
+            version = version.get("gitVersion") if isinstance(version, dict) else None
             return {"cluster_id": cluster["id"], "state": state, "polls": polls, "kubernetes_version": version}
         if clock() >= deadline:
             raise RancherError(

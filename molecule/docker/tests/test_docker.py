@@ -130,6 +130,9 @@ BAD_VALUES = {
                             ["graph and data-root", "docker_data_root"]),
     "flag set in daemon.json too": ({"docker_dockerd_extra_flags": ["--log-driver=journald"]},
                                     ["docker_dockerd_extra_flags", "log-driver"]),
+    "image archive not on the controller": (
+        {"docker_image_archives": [{"src": "/nonexistent/rancher.tar", "image": "rancher/rancher:v2.5.16"}]},
+        ["docker_image_archives", "/nonexistent/rancher.tar not found on the controller"]),
 }
 
 

@@ -31,7 +31,6 @@ import os
 import signal
 import ssl
 import sys
-import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -73,9 +72,7 @@ def cluster_api() -> tuple[str, str, bytes, ssl.SSLContext]:
     address = f"{os.environ['KUBERNETES_SERVICE_HOST']}:{os.environ['KUBERNETES_SERVICE_PORT']}"
     token = (SERVICE_ACCOUNT / "token").read_text().strip()
     ca = (SERVICE_ACCOUNT / "ca.crt").read_bytes()
-    with tempfile.NamedTemporaryFile("wb", suffix=".crt", delete=False) as handle:
-        handle.write(ca)
-    return address, token, ca, ssl.create_default_context(cafile=handle.name)
+    return address, token, ca, ssl.create_default_context(cadata=ca.decode())
 
 
 def connect_once(server: str, registration_token: str, context: ssl.SSLContext) -> dict:

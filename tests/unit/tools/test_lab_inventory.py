@@ -45,7 +45,8 @@ def test_the_rancher_passwords_survive_a_new_up(a_lab, tmp_path):
     first = written(a_lab, tmp_path, archive)["children"]["rancher_server"]["hosts"][lab.RANCHER_HOST]
     again = written(a_lab, tmp_path, archive)["children"]["rancher_server"]["hosts"][lab.RANCHER_HOST]
     assert first["rancher_server_admin_password"] == again["rancher_server_admin_password"]
-    assert (a_lab.dir / "rancher-passwords.json").stat().st_mode & 0o777 == 0o600
+    for holder in (a_lab.dir / "rancher-passwords.json", tmp_path / "hosts.yml"):
+        assert holder.stat().st_mode & 0o777 == 0o600, holder
 
 
 def test_without_rancher_the_group_is_empty(a_lab, tmp_path):
