@@ -99,6 +99,13 @@ def run(*cmd: str, check: bool = True, capture: bool = False, stdin: str | None 
     return (result.stdout or "").strip()
 
 
+def write_private(path: Path, text: str) -> None:
+    """Write a file only its owner can read, from its first byte (it may hold secrets)."""
+    with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as handle:
+        handle.write(text)
+    path.chmod(0o600)  # a file that existed before keeps its mode otherwise
+
+
 def docker(*args: str, check: bool = True, capture: bool = True) -> str:
     return run("docker", *args, check=check, capture=capture)
 
@@ -326,11 +333,9 @@ chmod 0600 "$home/.ssh/authorized_keys"
                 settings.write_text("---\n# Your own settings for this lab, kept across `up`, e.g.\n"
                                     "# cluster_network_plugin: bridge\n{}\n")
         path.parent.mkdir(parents=True, exist_ok=True)
-        # JSON is valid YAML and keeps this tool free of a YAML dependency. 0600: it may hold the
-        # Rancher passwords.
-        with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as handle:
-            handle.write("# Written by tools/lab on every `up`.\n" + json.dumps(inventory, indent=2) + "\n")
-        path.chmod(0o600)
+        # JSON is valid YAML and keeps this tool free of a YAML dependency. Private: it may hold
+        # the Rancher passwords.
+        write_private(path, "# Written by tools/lab on every `up`.\n" + json.dumps(inventory, indent=2) + "\n")
         return path
 
     def rancher_settings(self, standin: Path) -> dict:
@@ -338,9 +343,8 @@ chmod 0600 "$home/.ssh/authorized_keys"
         passwords = self.dir / "rancher-passwords.json"
         if not passwords.exists():
             passwords.parent.mkdir(parents=True, exist_ok=True)
-            with os.fdopen(os.open(passwords, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as handle:
-                json.dump({"rancher_server_bootstrap_password": secrets.token_urlsafe(18),
-                           "rancher_server_admin_password": secrets.token_urlsafe(18)}, handle)
+            write_private(passwords, json.dumps({"rancher_server_bootstrap_password": secrets.token_urlsafe(18),
+                                                 "rancher_server_admin_password": secrets.token_urlsafe(18)}))
         return {
             **json.loads(passwords.read_text()),
             # NOT Rancher: tests/contract's stand-in of its API (no Rancher image can be pulled here).
