@@ -30,6 +30,10 @@ MIRROR = CACHE / "artifacts"
 LABEL = "io.corral.lab"
 USER = "corral"
 SUITE = "bookworm"
+# Several checkouts or sessions sharing this machine: CORRAL_LAB_NS=N (1-9) gives every lab they
+# start names of their own (nsN-NAME) and subnets of their own (third octet + 20*N), so that
+# their labs, molecule scenarios included, never collide. Unset or 0: the names as given.
+LAB_NS = int(os.environ.get("CORRAL_LAB_NS") or 0)
 
 # Packages of the node image: what a minimal real host has, plus what the lab needs to
 # reach it (sshd, sudo, python3 for Ansible). Everything else is the roles' job.
@@ -167,9 +171,20 @@ def build_image(image: str) -> None:
 
 # ---------------------------------------------------------------- nodes
 
+def namespaced_subnet(subnet: str) -> str:
+    """The subnet of this lab namespace (CORRAL_LAB_NS): the third octet moved by 20 per namespace."""
+    net = ipaddress.IPv4Network(subnet)
+    if not LAB_NS:
+        return str(net)
+    moved = ipaddress.IPv4Network((int(net.network_address) + (20 * LAB_NS << 8), net.prefixlen))
+    if not moved.is_private or (int(moved.network_address) >> 16) != (int(net.network_address) >> 16):
+        raise SystemExit(f"CORRAL_LAB_NS={LAB_NS} moves {net} out of its /16: use a smaller namespace or subnet")
+    return str(moved)
+
+
 class Lab:
     def __init__(self, name: str) -> None:
-        self.name = name
+        self.name = f"ns{LAB_NS}-{name}" if LAB_NS else name
         self.dir = STATE / name
         self.network = f"corral-lab-{name}"
 
@@ -272,7 +287,7 @@ chmod 0600 "$home/.ssh/authorized_keys"
         self.ensure_key()
         self.dir.mkdir(parents=True, exist_ok=True)
         (self.dir / "known_hosts").unlink(missing_ok=True)
-        net = self.ensure_network(subnet)
+        net = self.ensure_network(namespaced_subnet(subnet))
         addresses = {f"node{i}": str(net.network_address + 10 + i) for i in range(1, nodes + 1)}
         if rancher:  # one more host, outside the cluster, for the Rancher server
             addresses[RANCHER_HOST] = str(net.network_address + 10 + nodes + 1)

@@ -11,11 +11,14 @@ import pytest
 PROJECT = Path(os.environ["MOLECULE_PROJECT_DIRECTORY"])
 INVENTORY = Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"], "inventory")
 
+# The nodes' network (/24), as the lab chose it (CORRAL_LAB_NS moves it).
+NODE_NETWORK = re.search(r'"ansible_host": "(\d+\.\d+\.\d+)\.\d+"', (INVENTORY / "lab.yml").read_text()).group(1) + ".0/24"
+
 BAD_INPUTS = {
     "even etcd members": ({"etcd": ["node1", "node2"]}, {}, ["etcd", "even"]),
     "invalid pod CIDR": ({}, {"cluster_pod_cidr": "10.244.0.0/33"}, ["cluster_pod_cidr"]),
     "service CIDR on the node network": (
-        {}, {"cluster_service_cidr": "192.168.58.0/24"}, ["cluster_service_cidr", "overlap"]),
+        {}, {"cluster_service_cidr": NODE_NETWORK}, ["cluster_service_cidr", "overlap"]),
     "unknown network plugin": ({}, {"cluster_network_plugin": "weave"}, ["weave", "calico"]),
     "DNS outside the services": ({}, {"cluster_dns_ip": "10.244.0.10"}, ["cluster_dns_ip"]),
 }

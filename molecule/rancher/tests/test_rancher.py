@@ -20,7 +20,21 @@ sys.path.insert(0, str(PROJECT / "playbooks" / "collections"))
 
 from ansible_collections.corral.cluster.plugins.module_utils import rancher  # noqa: E402
 
-NODES = {"node1": "192.168.63.11", "node2": "192.168.63.12"}
+
+def lab_addresses(inventory_file):
+    """Each host's ansible_host, as the lab wrote them into the scenario's inventory (JSON after a comment)."""
+    found = {}
+
+    def walk(group):
+        found.update({name: host["ansible_host"] for name, host in group.get("hosts", {}).items()})
+        for child in group.get("children", {}).values():
+            walk(child)
+
+    walk(json.loads(inventory_file.read_text().split("\n", 1)[1])["all"])
+    return found
+
+
+NODES = lab_addresses(INVENTORY / "lab.yml")
 ADMIN_PASSWORD = "stand-in-admin-pw-93ac7e"
 BOOTSTRAP_PASSWORD = "stand-in-bootstrap-pw-4bf1"
 SECRETS = (ADMIN_PASSWORD, BOOTSTRAP_PASSWORD)

@@ -53,3 +53,14 @@ def test_without_rancher_the_group_is_empty(a_lab, tmp_path):
     inventory = written(a_lab, tmp_path, None)
     assert inventory["children"]["rancher_server"]["hosts"] == {}
     assert not (a_lab.dir / "rancher-passwords.json").exists()
+
+
+def test_a_lab_namespace_moves_names_and_subnets(monkeypatch):
+    monkeypatch.setattr(lab, "LAB_NS", 3)
+    assert lab.Lab("corral").name == "ns3-corral"
+    assert lab.namespaced_subnet("192.168.65.0/24") == "192.168.125.0/24"
+    with pytest.raises(SystemExit, match="CORRAL_LAB_NS=3"):
+        lab.namespaced_subnet("192.168.250.0/24")
+    monkeypatch.setattr(lab, "LAB_NS", 0)
+    assert lab.Lab("corral").name == "corral"
+    assert lab.namespaced_subnet("192.168.65.0/24") == "192.168.65.0/24"
