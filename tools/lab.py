@@ -22,11 +22,8 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-STATE = Path(os.environ.get("CORRAL_LAB_STATE", ROOT / ".lab"))
-# Kept across labs and checkouts: the node image recipe's build and the artifacts mirror.
-CACHE = Path(os.environ.get("CORRAL_LAB_CACHE", Path.home() / ".cache" / "corral-lab"))
-MIRROR = CACHE / "artifacts"
+from lab_common import MIRROR, ROOT, STATE, debian_mirror, docker, log, run, write_private
+
 LABEL = "io.corral.lab"
 USER = "corral"
 SUITE = "bookworm"
@@ -34,6 +31,8 @@ SUITE = "bookworm"
 # start names of their own (nsN-NAME) and subnets of their own (third octet + 20*N), so that
 # their labs, molecule scenarios included, never collide. Unset or 0: the names as given.
 LAB_NS = int(os.environ.get("CORRAL_LAB_NS") or 0)
+# The artifact sets of tools/lab_artifacts.py, by Kubernetes minor: the lab deploys one.
+KUBERNETES_SETS = ("1.36", "1.20")
 
 # Packages of the node image: what a minimal real host has, plus what the lab needs to
 # reach it (sshd, sudo, python3 for Ansible). Everything else is the roles' job.
@@ -86,45 +85,7 @@ WantedBy=multi-user.target
 }
 
 
-def log(msg: str) -> None:
-    print(f"\033[1m==> {msg}\033[0m", file=sys.stderr, flush=True)
-
-
-def run(*cmd: str, check: bool = True, capture: bool = False, stdin: str | None = None,
-        cwd: Path | None = None) -> str:
-    result = subprocess.run(
-        cmd, check=False, text=True, input=stdin, cwd=cwd,
-        stdout=subprocess.PIPE if capture else None,
-        stderr=subprocess.PIPE if capture else None,
-    )
-    if check and result.returncode != 0:
-        detail = (result.stderr or "").strip()
-        raise SystemExit(f"command failed ({result.returncode}): {shlex.join(cmd)}\n{detail}")
-    return (result.stdout or "").strip()
-
-
-def write_private(path: Path, text: str) -> None:
-    """Write a file only its owner can read, from its first byte (it may hold secrets)."""
-    with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as handle:
-        handle.write(text)
-    path.chmod(0o600)  # a file that existed before keeps its mode otherwise
-
-
-def docker(*args: str, check: bool = True, capture: bool = True) -> str:
-    return run("docker", *args, check=check, capture=capture)
-
-
 # ---------------------------------------------------------------- image
-
-def debian_mirror() -> str:
-    """The Debian mirror this machine already uses, so the lab needs no other address."""
-    sources = Path("/etc/apt/sources.list.d/debian.sources")
-    if sources.exists():
-        for line in sources.read_text().splitlines():
-            if line.startswith("URIs:") and "security" not in line:
-                return line.split()[1]
-    return "http://deb.debian.org/debian"
-
 
 def image_recipe() -> str:
     return json.dumps({"suite": SUITE, "packages": IMAGE_PACKAGES, "units": UNITS}, sort_keys=True)
@@ -280,9 +241,13 @@ chmod 0600 "$home/.ssh/authorized_keys"
         raise SystemExit(f"{node}: no SSH login as {USER} with sudo at {address} within {timeout} s")
 
     def up(self, nodes: int, control_planes: int, subnet: str, image: str,
-           inventory_file: Path | None = None, rancher: bool = False) -> dict[str, str]:
+           inventory_file: Path | None = None, rancher: bool = False, kubernetes: str = KUBERNETES_SETS[0],
+           docker_nodes: int = 0) -> dict[str, str]:
         if control_planes < 1 or control_planes > nodes:
             raise SystemExit("--control-planes must be between 1 and --nodes")
+        if docker_nodes and (docker_nodes > nodes - control_planes or kubernetes == "1.20"):
+            raise SystemExit("--docker-nodes: at most the number of workers, and not with --kubernetes 1.20 "
+                             "(dockershim's pod sandboxes need CAP_SYS_RESOURCE, which lab nodes lack)")
         standin = rancher_standin_archive() if rancher else None
         self.ensure_key()
         self.dir.mkdir(parents=True, exist_ok=True)
@@ -294,23 +259,39 @@ chmod 0600 "$home/.ssh/authorized_keys"
         log(f"Starting {nodes} node(s) of lab '{self.name}' on {net} from {image}")
         for node, address in addresses.items():
             self.start_node(node, address, image)
+        names = [name for name in addresses if name != RANCHER_HOST]
+        docker_runtime = names[len(names) - docker_nodes:] if docker_nodes else []
         for node, address in addresses.items():
             self.wait_booted(node)
             self.provision_user(node)
+            if node in docker_runtime:
+                self.install_file(node, LAB_RUNC, LAB_RUNC_SCRIPT)
             self.wait_ssh(node, address)
-        self.write_inventory(addresses, control_planes, str(net.network_address + 1), inventory_file, standin)
+        self.write_inventory(addresses, control_planes, str(net.network_address + 1), inventory_file, standin,
+                             kubernetes=kubernetes, docker_runtime=docker_runtime)
         return addresses
+
+    def install_file(self, node: str, path: str, text: str, mode: str = "0755") -> None:
+        """A file of the lab's own on a node (not something a role installs)."""
+        docker("exec", "-i", self.container(node), "sh", "-c",
+               f"mkdir -p {shlex.quote(str(Path(path).parent))} && cat > {shlex.quote(path)} && "
+               f"chmod {mode} {shlex.quote(path)}", stdin=text)
 
     def inventory_path(self) -> Path:
         return self.dir / "inventory"
 
     def write_inventory(self, addresses: dict[str, str], control_planes: int, gateway: str,
-                        path: Path | None, standin: Path | None = None) -> Path:
+                        path: Path | None, standin: Path | None = None, kubernetes: str = KUBERNETES_SETS[0],
+                        docker_runtime: list[str] | tuple = ()) -> Path:
         """An inventory in the collection's group model, as a user would write one."""
         names = [name for name in addresses if name != RANCHER_HOST]
         control = names[:control_planes]
         workers = names[control_planes:] or control
-        host = lambda group: {n: {"ansible_host": addresses[n]} for n in group}  # noqa: E731
+
+        def host(group: list[str]) -> dict:
+            return {n: {"ansible_host": addresses[n], **(DOCKER_RUNTIME_SETTINGS if n in docker_runtime else {})}
+                    for n in group}
+
         inventory = {"all": {
             "vars": {
                 "ansible_user": USER,
@@ -323,7 +304,7 @@ chmod 0600 "$home/.ssh/authorized_keys"
                 "cluster_name": f"lab-{self.name}",
                 "cluster_state_dir": str(self.dir / "state"),
                 **NESTED_NODE_SETTINGS,
-                **artifact_settings(),
+                **artifact_settings(kubernetes),
             },
             "children": {
                 "etcd": {"hosts": host(control)},
@@ -392,6 +373,63 @@ NESTED_NODE_SETTINGS = {
     # With the systemd driver kubelet cannot create its kubepods slice inside a node container
     # (cgroup v1, host cgroup namespace): "root container [kubepods] doesn't exist".
     "cluster_cgroup_driver": "cgroupfs",
+    # The machine running the lab boots with cgroup v1 (its kernel's choice, not the nodes'):
+    # kubelet refuses cgroup v1 from 1.35 on unless told otherwise.
+    "node_kubelet_fail_cgroup_v1": False,
+}
+
+# --docker-nodes: the last workers run Docker Engine (Debian's docker.io) as kubelet's runtime,
+# through cri-dockerd. cri-dockerd asks for oom_score_adj -998 for every pod sandbox, which
+# runc may only set with CAP_SYS_RESOURCE; Docker has no restrict_oom_score_adj as containerd
+# has, so its runtime on these nodes is runc behind LAB_RUNC, which does the same: it raises a
+# requested oomScoreAdj below runc's own to runc's own, then runs Debian's runc.
+LAB_RUNC = "/usr/local/libexec/corral-lab/runc"
+LAB_RUNC_SCRIPT = """\
+#!/usr/bin/python3
+# Written by tools/lab on nodes that run Docker: runc with containerd's restrict_oom_score_adj.
+import json, os, sys
+
+RUNC = "/usr/sbin/runc"
+VALUED = {"--root", "--log", "--log-format", "--criu", "--rootless"}
+
+
+def spec_file(argv):
+    command, i = None, 1
+    while i < len(argv):
+        arg = argv[i]
+        if command is None and arg in VALUED:
+            i += 2
+            continue
+        if command is None and not arg.startswith("-"):
+            command = arg
+        elif command in ("create", "run") and arg in ("--bundle", "-b") and i + 1 < len(argv):
+            return os.path.join(argv[i + 1], "config.json")
+        elif command in ("create", "run") and arg.startswith("--bundle="):
+            return os.path.join(arg.split("=", 1)[1], "config.json")
+        elif command == "exec" and arg in ("--process", "-p") and i + 1 < len(argv):
+            return argv[i + 1]
+        i += 1
+    return "config.json" if command in ("create", "run") else None
+
+
+path = spec_file(sys.argv)
+if path and os.path.exists(path):
+    with open(path) as handle:
+        spec = json.load(handle)
+    process = spec.get("process", spec)
+    with open("/proc/self/oom_score_adj") as handle:
+        own = int(handle.read())
+    if process.get("oomScoreAdj") is not None and process["oomScoreAdj"] < own:
+        process["oomScoreAdj"] = own
+        with open(path, "w") as handle:
+            json.dump(spec, handle)
+os.execv(RUNC, [RUNC] + sys.argv[1:])
+"""
+DOCKER_RUNTIME_SETTINGS = {
+    "cluster_container_runtime": "docker",
+    "docker_install_method": "distro",  # Debian's docker.io: no Docker repository is reachable
+    "docker_daemon_options": {"runtimes": {"corral-lab-runc": {"path": LAB_RUNC}},
+                              "default-runtime": "corral-lab-runc"},
 }
 
 
@@ -409,20 +447,19 @@ def rancher_standin_archive() -> Path:
     return Path(out.strip().splitlines()[-1])
 
 
-def artifact_settings() -> dict:
-    """Deploy what `tools/lab artifacts` built, from its offline mirror, with its sums."""
+def artifact_settings(kubernetes: str) -> dict:
+    """Deploy a set that `tools/lab artifacts` built, from its offline mirror, with its sums."""
     manifest_file = MIRROR / "artifacts.json"
-    if not manifest_file.exists():
+    manifest = json.loads(manifest_file.read_text()).get("sets", {}).get(kubernetes) if manifest_file.exists() else None
+    if not manifest:
         return {}
-    manifest = json.loads(manifest_file.read_text())
     downloads = {name: entry for name, entry in manifest.items() if "image" not in entry}
+    versions = {f"artifacts_{name}_version": manifest[name]["version"]
+                for name in ("etcd", "cni_plugins", "containerd", "runc", "docker_static", "crictl", "cri_dockerd")
+                if name in manifest}
     return {
         "cluster_kubernetes_version": manifest["kube-apiserver"]["version"],
-        "artifacts_etcd_version": manifest["etcd"]["version"],
-        "artifacts_cni_plugins_version": manifest["cni_plugins"]["version"],
-        "artifacts_containerd_version": manifest["containerd"]["version"],
-        "artifacts_runc_version": manifest["runc"]["version"],
-        "artifacts_docker_static_version": manifest["docker_static"]["version"],
+        **versions,
         "artifacts_mirror_url": MIRROR.as_uri(),
         "artifacts_offline": True,
         "artifacts_checksums": {name: {entry["version"]: f"sha256:{entry['sha256']}"}
@@ -451,10 +488,11 @@ def cmd_up(args: argparse.Namespace) -> Lab:
     if args.artifacts:
         import lab_artifacts  # noqa: PLC0415  (slow to build the first time: only when asked)
 
-        lab_artifacts.build()
+        lab_artifacts.build((args.kubernetes,))
     lab = Lab(args.name)
     started = time.monotonic()
-    addresses = lab.up(args.nodes, args.control_planes, args.subnet, image, args.inventory_file, args.rancher)
+    addresses = lab.up(args.nodes, args.control_planes, args.subnet, image, args.inventory_file, args.rancher,
+                       kubernetes=args.kubernetes, docker_nodes=args.docker_nodes)
     log(f"Lab '{lab.name}' is up in {time.monotonic() - started:.0f} s: "
         + ", ".join(f"{n}={a}" for n, a in addresses.items()))
     print(lab.inventory_path())
@@ -476,7 +514,7 @@ def cmd_deploy(args: argparse.Namespace) -> None:
 def cmd_artifacts(args: argparse.Namespace) -> None:
     import lab_artifacts  # noqa: PLC0415  (only this command needs the build code)
 
-    print(lab_artifacts.build(force=args.rebuild))
+    print(lab_artifacts.build(tuple(args.set or KUBERNETES_SETS), force=args.rebuild))
 
 
 def cmd_down(args: argparse.Namespace) -> None:
@@ -511,8 +549,15 @@ def parser() -> argparse.ArgumentParser:
                         help="lab network; node N gets address .10+N (default: 192.168.56.0/24)")
         sp.add_argument("--image", help="node image to use instead of the built Debian one "
                         "(needs systemd, sshd, sudo, python3)")
+        sp.add_argument("--kubernetes", choices=KUBERNETES_SETS, default=KUBERNETES_SETS[0],
+                        help="the artifact set the inventory deploys: 1.36 (current: Kubernetes 1.36, containerd 2, "
+                        "etcd 3.6, from their Go modules) or 1.20 (the seeds' era, from Debian's packages); "
+                        f"default {KUBERNETES_SETS[0]}")
+        sp.add_argument("--docker-nodes", type=int, default=0,
+                        help="how many of the workers (the last ones) run Docker Engine through cri-dockerd "
+                        "instead of containerd (default: 0)")
         sp.add_argument("--artifacts", action=argparse.BooleanOptionalAction, default=False,
-                        help="build the cluster artifacts first (cached; about 8 minutes the first time)")
+                        help="build the artifact set first (cached; the first build of a set takes minutes)")
         sp.add_argument("--rancher", action="store_true",
                         help="one more host, 'rancher', running the contract stand-in of Rancher 2.5's API "
                         "(NOT Rancher: no Rancher image can be had here), into which site.yml imports the cluster")
@@ -530,8 +575,10 @@ def parser() -> argparse.ArgumentParser:
     up_options(sp)
     sp.add_argument("ansible_args", nargs="*", help="extra ansible-playbook arguments (after --)")
     sp.set_defaults(func=cmd_deploy)
-    sp = sub.add_parser("artifacts", help="build the cluster artifacts from Debian's packages "
+    sp = sub.add_parser("artifacts", help="build the cluster artifact sets (Go modules, Debian's packages) "
                         "into the lab's offline mirror (cached; prints its path)")
+    sp.add_argument("--set", action="append", choices=KUBERNETES_SETS,
+                    help="only this set (repeatable; default: every set)")
     sp.add_argument("--rebuild", action="store_true", help="publish again even when complete")
     sp.set_defaults(func=cmd_artifacts)
     sp = sub.add_parser("down", help="remove the lab's containers, volumes, network and files")

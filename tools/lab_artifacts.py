@@ -1,79 +1,171 @@
-"""Cluster artifacts for the lab, built from Debian's packages only, in the upstream layout.
+"""Cluster artifacts for the lab, in the upstream layout of an offline mirror, in two sets.
 
-The lab cannot reach dl.k8s.io, GitHub releases or any image registry, so it builds what a
-cluster needs from Debian's archive and lays it out as an offline mirror would:
+The lab reaches Debian's archive and the Go module proxy, and no release download site or
+image registry. So it builds what a cluster needs and lays it out as an offline mirror of the
+upstream sites would be (<mirror>/<upstream host>/<upstream path>):
 
-    <mirror>/dl.k8s.io/release/v1.20.2/bin/linux/amd64/kube-apiserver (+ .sha256), ...
-    <mirror>/github.com/etcd-io/etcd/releases/download/v3.4.23/etcd-v3.4.23-linux-amd64.tar.gz
-    <mirror>/github.com/containernetworking/plugins/releases/download/v1.1.1/cni-plugins-linux-amd64-v1.1.1.tgz
-    <mirror>/images/pause-3.2.tar, <mirror>/images/busybox-1.35.0.tar   (docker archives)
-    <mirror>/SHA256SUMS, <mirror>/artifacts.json
+- set "1.36" (current, the default): Kubernetes v1.36.4, containerd 2, runc, crictl, etcd 3.6,
+  the CNI plugins and cri-dockerd, each compiled from its own Go module (tools/lab_gobuild.py),
+  and the pause image from the Kubernetes module's own pause.c;
+- set "1.20" (the seeds' era: Rancher 2.5, dockershim): Kubernetes v1.20.2 compiled from
+  Debian's `kubernetes` source package (the full upstream tree with vendor/), etcd, containerd,
+  runc and the CNI plugins from Debian's binary packages.
 
-Kubernetes v1.20.2 is compiled from Debian's `kubernetes` source package (the full upstream
-tree with vendor/); the build is cached under a key made of the source tarball's sha256.
+Both sets share the busybox workload image and the Docker static tarball (from Debian's
+docker.io). artifacts.json holds, per set, each artifact's version, path and sha256;
+SHA256SUMS every file of the mirror. Every build is cached (the Go builds by recipe, the 1.20
+build by the source tarball's sum): a warm run only re-publishes.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
 import subprocess
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
-from lab import CACHE, MIRROR, debian_mirror, docker, log, run
-ARCH = "amd64"
+import yaml
 
-KUBERNETES_VERSION = "1.20.2"
-KUBERNETES_SOURCE = "pool/main/k/kubernetes/kubernetes_1.20.5+really1.20.2.orig.tar.gz"
+from lab_common import (CACHE, MIRROR, REPRODUCIBLE_TAR, ROOT, debian_mirror, docker, download,
+                        ensure_packages, locked, log, reproducible_tar, run, sha256)
+from lab_gobuild import GoBuild, source_file
+from lab_gobuild import build as go_build
+
+ARCH = "amd64"
+CURRENT = "1.36"
+SETS = ("1.36", "1.20")
 KUBERNETES_BINARIES = ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubelet",
                        "kube-proxy", "kubectl")
-GO = Path("/usr/lib/go-1.19/bin")
-PAUSE_IMAGE = "k8s.gcr.io/pause:3.2"  # the sandbox image Kubernetes 1.20 asks for
-BUSYBOX_IMAGE = "docker.io/library/busybox:1.35.0"
-# Every entry of artifacts.json: a mirror without one of them is rebuilt.
+# Every set has these entries in artifacts.json (a set without one of them is built again).
 PUBLISHED = (*KUBERNETES_BINARIES, "etcd", "cni_plugins", "containerd", "runc", "docker_static",
              "pause_image", "busybox_image")
-# Controller packages the build needs (Debian bookworm).
-BUILD_PACKAGES = {"golang-1.19-go": GO / "go", "rsync": Path("/usr/bin/rsync"),
-                  "gcc": Path("/usr/bin/gcc"), "make": Path("/usr/bin/make")}
+PUBLISHED_CURRENT = (*PUBLISHED, "crictl", "cri_dockerd")
+BUSYBOX_REPOSITORY = "docker.io/library/busybox"
 
 
-def sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as stream:
-        for block in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+def release_dir(kind: str, *parts: str) -> Path:
+    """Where an upstream release file lives in the mirror."""
+    return MIRROR.joinpath(kind, *parts)
 
 
-def ensure_build_packages() -> None:
-    missing = [name for name, path in BUILD_PACKAGES.items() if not path.exists()]
-    if missing:
-        log(f"Installing {' '.join(missing)}")
-        env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-        subprocess.run(["apt-get", "update", "-qq"], check=True, env=env)
-        subprocess.run(["apt-get", "install", "-y", "-qq", "--no-install-recommends", *missing],
-                       check=True, env=env, stdout=subprocess.DEVNULL)
+def entry(version: str, dest: Path, **extra: str) -> dict:
+    return {"version": version, "path": str(dest.relative_to(MIRROR)), "sha256": sha256(dest), **extra}
 
 
-def download(url: str, dest: Path) -> Path:
-    if not dest.exists():
-        log(f"Downloading {url}")
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        partial = dest.with_suffix(dest.suffix + ".part")
-        with urllib.request.urlopen(url, timeout=120) as response, partial.open("wb") as out:
-            shutil.copyfileobj(response, out)
-        partial.rename(dest)
+def publish_file(source: Path, dest: Path, mode: int = 0o755) -> Path:
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(source, dest)
+    dest.chmod(mode)
     return dest
 
 
+def publish_kubernetes(version: str, bindir: Path) -> dict[str, dict]:
+    """dl.k8s.io's layout, with the <binary>.sha256 that upstream publishes beside each binary."""
+    release = MIRROR / "dl.k8s.io" / "release" / f"v{version}" / "bin" / "linux" / ARCH
+    entries = {}
+    for name in KUBERNETES_BINARIES:
+        dest = publish_file(bindir / name, release / name)
+        entries[name] = entry(version, dest)
+        (release / f"{name}.sha256").write_text(entries[name]["sha256"] + "\n")
+    return entries
+
+
+def publish_etcd(version: str, binaries: dict[str, Path], workdir: Path) -> dict[str, dict]:
+    name = f"etcd-v{version}-linux-{ARCH}"
+    for binary, source in binaries.items():
+        publish_file(source, workdir / name / binary)
+    dest = release_dir("github.com", "etcd-io", "etcd", "releases", "download", f"v{version}", f"{name}.tar.gz")
+    reproducible_tar(workdir, name, dest)
+    return {"etcd": entry(version, dest)}
+
+
+def publish_cni_plugins(version: str, plugins: Path) -> dict[str, dict]:
+    # Upstream's tarball holds the plugins at its top level.
+    dest = release_dir("github.com", "containernetworking", "plugins", "releases", "download", f"v{version}",
+                       f"cni-plugins-linux-{ARCH}-v{version}.tgz")
+    reproducible_tar(plugins, ".", dest)
+    return {"cni_plugins": entry(version, dest)}
+
+
+def publish_containerd(version: str, binaries: dict[str, Path], workdir: Path) -> dict[str, dict]:
+    # Upstream's tarball holds bin/<binary>.
+    staging = workdir / "containerd"
+    for binary, source in binaries.items():
+        publish_file(source, staging / "bin" / binary)
+    dest = release_dir("github.com", "containerd", "containerd", "releases", "download", f"v{version}",
+                       f"containerd-{version}-linux-{ARCH}.tar.gz")
+    reproducible_tar(staging, "bin", dest)
+    return {"containerd": entry(version, dest)}
+
+
+def publish_runc(version: str, source: Path) -> dict[str, dict]:
+    dest = publish_file(source, release_dir("github.com", "opencontainers", "runc", "releases", "download",
+                                            f"v{version}", f"runc.{ARCH}"))
+    return {"runc": entry(version, dest)}
+
+
+# ---------------------------------------------------------------- images
+
+def image_archive(rootfs: Path, image: str, changes: list[str], dest: Path) -> None:
+    """A docker archive (`docker load`, `ctr images import`) of a one-layer image."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tar = subprocess.Popen(["tar", "-C", str(rootfs), *REPRODUCIBLE_TAR, "-cf", "-", "."], stdout=subprocess.PIPE)
+    args = [arg for change in changes for arg in ("-c", change)]
+    subprocess.run(["docker", "import", *args, "-", image], stdin=tar.stdout, check=True,
+                   stdout=subprocess.DEVNULL)
+    tar.wait()
+    docker("save", "-o", str(dest), image)
+    dest.chmod(0o644)
+
+
+def compile_pause(pause_c: Path, dest: Path) -> Path:
+    """The pause binary from the pause.c of a Kubernetes tree, static, as upstream's image has it."""
+    ensure_packages({"gcc": Path("/usr/bin/gcc"), "libc6-dev": Path("/usr/lib/x86_64-linux-gnu/libc.a")})
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    run("gcc", "-Os", "-static", "-o", str(dest), str(pause_c))
+    return dest
+
+
+def publish_pause(pause: Path, image: str, workdir: Path) -> dict[str, dict]:
+    """The pause image (its binary at /pause) under `image`."""
+    version = image.rsplit(":", 1)[1]
+    dest = MIRROR / "images" / f"pause-{version}.tar"
+    if not dest.exists():
+        rootfs = workdir / f"pause-{version}"
+        publish_file(pause, rootfs / "pause")
+        image_archive(rootfs, image, ['ENTRYPOINT ["/pause"]'], dest)
+    return {"pause_image": entry(version, dest, image=image)}
+
+
+def publish_busybox(workdir: Path) -> dict[str, dict]:
+    root = debian_package_tree(["busybox-static"], workdir)
+    version = package_version(root, "busybox-static")
+    image = f"{BUSYBOX_REPOSITORY}:{version}"
+    dest = MIRROR / "images" / f"busybox-{version}.tar"
+    if not dest.exists():
+        rootfs = workdir / "busybox-rootfs"
+        (rootfs / "bin").mkdir(parents=True)
+        shutil.copy2(root / "bin" / "busybox", rootfs / "bin" / "busybox")
+        for applet in run(str(rootfs / "bin" / "busybox"), "--list", capture=True).split():
+            if applet != "busybox":
+                (rootfs / "bin" / applet).symlink_to("busybox")
+        image_archive(rootfs, image, ['CMD ["sh"]'], dest)
+    return {"busybox_image": entry(version, dest, image=image)}
+
+
+def node_role_default(name: str) -> str:
+    """A default of the node role (the lab deploys what a user gets by default)."""
+    return yaml.safe_load((ROOT / "roles" / "node" / "defaults" / "main.yml").read_text())[name]
+
+
+# ---------------------------------------------------------------- Debian packages
+
 def debian_package_tree(packages: list[str], workdir: Path) -> Path:
     """The files of Debian packages, unpacked (not installed) into workdir/root."""
+    workdir.mkdir(parents=True, exist_ok=True)
     run("apt-get", "download", *packages, capture=True, cwd=workdir)
     root = workdir / "root"
     for deb in sorted(workdir.glob("*.deb")):
@@ -82,114 +174,9 @@ def debian_package_tree(packages: list[str], workdir: Path) -> Path:
 
 
 def package_version(root: Path, package: str) -> str:
-    """Upstream version of an unpacked package, from its changelog-free control data."""
-    out = run("dpkg-deb", "-f", str(next(root.parent.glob(f"{package}_*.deb"))), "Version",
-              capture=True)
+    """Upstream version of an unpacked package, from its control data."""
+    out = run("dpkg-deb", "-f", str(next(root.parent.glob(f"{package}_*.deb"))), "Version", capture=True)
     return out.split(":")[-1].split("-")[0].split("+")[0]
-
-
-# ---------------------------------------------------------------- Kubernetes
-
-def kubernetes_binaries() -> Path:
-    """Build (or reuse) the Kubernetes server binaries and the pause binary."""
-    tarball = download(f"{debian_mirror()}/{KUBERNETES_SOURCE}",
-                       CACHE / "downloads" / Path(KUBERNETES_SOURCE).name)
-    built = CACHE / "kubernetes-build" / sha256(tarball)
-    if (built / "done").exists():
-        return built
-    ensure_build_packages()
-    log(f"Building Kubernetes v{KUBERNETES_VERSION} from Debian's source (about 6 minutes)")
-    started = time.monotonic()
-    with tempfile.TemporaryDirectory(prefix="corral-k8s-build-") as tmp:
-        src = Path(tmp) / "src"
-        src.mkdir()
-        run("tar", "-C", str(src), "--strip-components=1", "-xzf", str(tarball))
-        gopath = src / ".go"
-        (gopath / "src" / "k8s.io").mkdir(parents=True)
-        (gopath / "src" / "k8s.io" / "kubernetes").symlink_to("../../..")
-        env = dict(os.environ, GOPATH=str(gopath), PATH=f"{GO}:{os.environ['PATH']}",
-                   CGO_ENABLED="0", GOPROXY="off", GOFLAGS="-mod=vendor",
-                   GOCACHE=str(CACHE / "go-cache"))
-        what = " ".join(f"cmd/{name}" for name in KUBERNETES_BINARIES)
-        subprocess.run(["make", f"WHAT={what}"], cwd=src, env=env, check=True,
-                       stdout=subprocess.DEVNULL)
-        bindir = built / "bin"
-        bindir.mkdir(parents=True, exist_ok=True)
-        for name in KUBERNETES_BINARIES:
-            shutil.copy2(src / "_output" / "bin" / name, bindir / name)
-        run("gcc", "-Os", "-static", "-o", str(bindir / "pause"),
-            str(src / "build" / "pause" / "linux" / "pause.c"))
-    (built / "done").write_text(f"{time.monotonic() - started:.0f}\n")
-    log(f"Built Kubernetes in {time.monotonic() - started:.0f} s")
-    return built
-
-
-def publish_kubernetes(built: Path) -> dict[str, dict]:
-    release = MIRROR / "dl.k8s.io" / "release" / f"v{KUBERNETES_VERSION}" / "bin" / "linux" / ARCH
-    release.mkdir(parents=True, exist_ok=True)
-    entries = {}
-    for name in KUBERNETES_BINARIES:
-        dest = release / name
-        shutil.copy2(built / "bin" / name, dest)
-        digest = sha256(dest)
-        # Upstream publishes <binary>.sha256 next to each binary: so does the lab.
-        (release / f"{name}.sha256").write_text(digest + "\n")
-        entries[name] = {"version": KUBERNETES_VERSION, "path": str(dest.relative_to(MIRROR)),
-                         "sha256": digest}
-    return entries
-
-
-# ---------------------------------------------------------------- etcd and CNI
-
-def publish_etcd(workdir: Path) -> dict[str, dict]:
-    root = debian_package_tree(["etcd-server", "etcd-client"], workdir)
-    version = package_version(root, "etcd-server")
-    name = f"etcd-v{version}-linux-{ARCH}"
-    staging = workdir / name
-    staging.mkdir()
-    for binary in ("etcd", "etcdctl", "etcdutl"):
-        source = root / "usr" / "bin" / binary
-        if source.exists():
-            shutil.copy2(source, staging / binary)
-    dest = (MIRROR / "github.com" / "etcd-io" / "etcd" / "releases" / "download" / f"v{version}"
-            / f"{name}.tar.gz")
-    reproducible_tar(workdir, name, dest)
-    return {"etcd": {"version": version, "path": str(dest.relative_to(MIRROR)), "sha256": sha256(dest)}}
-
-
-def publish_cni_plugins(workdir: Path) -> dict[str, dict]:
-    root = debian_package_tree(["containernetworking-plugins"], workdir)
-    version = package_version(root, "containernetworking-plugins")
-    dest = (MIRROR / "github.com" / "containernetworking" / "plugins" / "releases" / "download"
-            / f"v{version}" / f"cni-plugins-linux-{ARCH}-v{version}.tgz")
-    # Upstream's tarball holds the plugins at its top level.
-    reproducible_tar(root / "usr" / "lib" / "cni", ".", dest)
-    return {"cni_plugins": {"version": version, "path": str(dest.relative_to(MIRROR)),
-                            "sha256": sha256(dest)}}
-
-
-# ---------------------------------------------------------------- runtimes
-
-def publish_containerd(workdir: Path) -> dict[str, dict]:
-    """containerd's and runc's upstream release layout, from Debian's containerd and runc."""
-    root = debian_package_tree(["containerd", "runc"], workdir)
-    version = package_version(root, "containerd")
-    name = f"containerd-{version}-linux-{ARCH}"
-    staging = workdir / name / "bin"
-    staging.mkdir(parents=True)
-    for binary in ("containerd", "containerd-shim-runc-v2", "ctr"):
-        shutil.copy2(root / "usr" / "bin" / binary, staging / binary)
-    release = MIRROR / "github.com" / "containerd" / "containerd" / "releases" / "download"
-    dest = release / f"v{version}" / f"{name}.tar.gz"
-    # Upstream's tarball holds bin/<binary>.
-    reproducible_tar(workdir / name, "bin", dest)
-    runc_version = package_version(root, "runc")
-    runc = (MIRROR / "github.com" / "opencontainers" / "runc" / "releases" / "download"
-            / f"v{runc_version}" / f"runc.{ARCH}")
-    runc.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copy2(root / "usr" / "sbin" / "runc", runc)
-    return {"containerd": {"version": version, "path": str(dest.relative_to(MIRROR)), "sha256": sha256(dest)},
-            "runc": {"version": runc_version, "path": str(runc.relative_to(MIRROR)), "sha256": sha256(runc)}}
 
 
 def publish_docker_static(workdir: Path) -> dict[str, dict]:
@@ -209,98 +196,235 @@ def publish_docker_static(workdir: Path) -> dict[str, dict]:
         shutil.copy2(root / source, staging / binary)
     dest = MIRROR / "download.docker.com" / "linux" / "static" / "stable" / "x86_64" / f"docker-{version}.tgz"
     reproducible_tar(workdir, "docker", dest)
-    return {"docker_static": {"version": version, "path": str(dest.relative_to(MIRROR)), "sha256": sha256(dest)}}
+    return {"docker_static": entry(version, dest)}
 
 
-# tar options that make an archive's bytes depend only on its content.
-REPRODUCIBLE_TAR = ("--sort=name", "--owner=0", "--group=0", "--numeric-owner", "--mtime=@0")
+# ---------------------------------------------------------------- set 1.20: Debian's packages
+
+DEBIAN_KUBERNETES_VERSION = "1.20.2"
+DEBIAN_KUBERNETES_SOURCE = "pool/main/k/kubernetes/kubernetes_1.20.5+really1.20.2.orig.tar.gz"
+DEBIAN_GO = Path("/usr/lib/go-1.19/bin")
+# The sandbox image Kubernetes 1.20 asks for.
+DEBIAN_PAUSE_IMAGE = "k8s.gcr.io/pause:3.2"
 
 
-def reproducible_tar(directory: Path, member: str, dest: Path) -> None:
-    """A tarball whose bytes depend only on its content, so its sha256 is stable."""
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tar = subprocess.Popen(
-        ["tar", "-C", str(directory), *REPRODUCIBLE_TAR, "-cf", "-", member], stdout=subprocess.PIPE)
-    with dest.open("wb") as out:
-        subprocess.run(["gzip", "-9n"], stdin=tar.stdout, stdout=out, check=True)
-    if tar.wait() != 0:
-        raise SystemExit(f"tar of {directory}/{member} failed")
+def debian_kubernetes_build() -> Path:
+    """Build (or reuse) the v1.20.2 server binaries from Debian's source package."""
+    tarball = download(f"{debian_mirror()}/{DEBIAN_KUBERNETES_SOURCE}",
+                       CACHE / "downloads" / Path(DEBIAN_KUBERNETES_SOURCE).name)
+    built = CACHE / "kubernetes-build" / sha256(tarball)
+    if (built / "done").exists():
+        return built
+    ensure_packages({"golang-1.19-go": DEBIAN_GO / "go", "rsync": Path("/usr/bin/rsync"),
+                     "gcc": Path("/usr/bin/gcc"), "make": Path("/usr/bin/make")})
+    log(f"Building Kubernetes v{DEBIAN_KUBERNETES_VERSION} from Debian's source (about 6 minutes)")
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="corral-k8s-build-") as tmp:
+        src = Path(tmp) / "src"
+        src.mkdir()
+        run("tar", "-C", str(src), "--strip-components=1", "-xzf", str(tarball))
+        gopath = src / ".go"
+        (gopath / "src" / "k8s.io").mkdir(parents=True)
+        (gopath / "src" / "k8s.io" / "kubernetes").symlink_to("../../..")
+        env = {"GOPATH": str(gopath), "CGO_ENABLED": "0", "GOPROXY": "off", "GOFLAGS": "-mod=vendor",
+               "GOCACHE": str(CACHE / "go-cache")}
+        what = " ".join(f"cmd/{name}" for name in KUBERNETES_BINARIES)
+        subprocess.run(["make", f"WHAT={what}"], cwd=src, check=True, stdout=subprocess.DEVNULL,
+                       env={**os.environ, **env, "PATH": f"{DEBIAN_GO}:{os.environ['PATH']}"})
+        bindir = built / "bin"
+        bindir.mkdir(parents=True, exist_ok=True)
+        for name in KUBERNETES_BINARIES:
+            shutil.copy2(src / "_output" / "bin" / name, bindir / name)
+        compile_pause(src / "build" / "pause" / "linux" / "pause.c", bindir / "pause")
+    (built / "done").write_text(f"{time.monotonic() - started:.0f}\n")
+    log(f"Built Kubernetes in {time.monotonic() - started:.0f} s")
+    return built
 
 
-# ---------------------------------------------------------------- images
+def debian_set(workdir: Path) -> dict[str, dict]:
+    built = debian_kubernetes_build()
+    manifest = publish_kubernetes(DEBIAN_KUBERNETES_VERSION, built / "bin")
+    root = debian_package_tree(["etcd-server", "etcd-client"], workdir / "etcd")
+    manifest.update(publish_etcd(package_version(root, "etcd-server"),
+                                 {binary: root / "usr" / "bin" / binary for binary in ("etcd", "etcdctl", "etcdutl")
+                                  if (root / "usr" / "bin" / binary).exists()}, workdir / "etcd"))
+    root = debian_package_tree(["containernetworking-plugins"], workdir / "cni")
+    manifest.update(publish_cni_plugins(package_version(root, "containernetworking-plugins"),
+                                        root / "usr" / "lib" / "cni"))
+    root = debian_package_tree(["containerd", "runc"], workdir / "containerd")
+    manifest.update(publish_containerd(package_version(root, "containerd"),
+                                       {binary: root / "usr" / "bin" / binary
+                                        for binary in ("containerd", "containerd-shim-runc-v2", "ctr")},
+                                       workdir / "containerd"))
+    manifest.update(publish_runc(package_version(root, "runc"), root / "usr" / "sbin" / "runc"))
+    manifest.update(publish_pause(built / "bin" / "pause", DEBIAN_PAUSE_IMAGE, workdir))
+    return manifest
 
-def image_archive(rootfs: Path, image: str, changes: list[str], dest: Path) -> None:
-    """A docker archive (`docker load`, `ctr images import`) of a one-layer image."""
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tar = subprocess.Popen(["tar", "-C", str(rootfs), *REPRODUCIBLE_TAR, "-cf", "-", "."], stdout=subprocess.PIPE)
-    args = [arg for change in changes for arg in ("-c", change)]
-    subprocess.run(["docker", "import", *args, "-", image], stdin=tar.stdout, check=True,
-                   stdout=subprocess.DEVNULL)
-    tar.wait()
-    docker("save", "-o", str(dest), image)
-    dest.chmod(0o644)
+
+# ---------------------------------------------------------------- set 1.36: Go modules
+
+KUBERNETES_VERSION = "1.36.4"
 
 
-def publish_images(built: Path, workdir: Path) -> dict[str, dict]:
-    images = MIRROR / "images"
-    entries = {}
-    pause_dest = images / "pause-3.2.tar"
-    pause_root = workdir / "pause"
-    pause_root.mkdir()
-    shutil.copy2(built / "bin" / "pause", pause_root / "pause")
-    if not pause_dest.exists():
-        image_archive(pause_root, PAUSE_IMAGE, ['ENTRYPOINT ["/pause"]'], pause_dest)
-    entries["pause_image"] = {"version": "3.2", "image": PAUSE_IMAGE}
+def kubernetes_recipe(version: str) -> GoBuild:
+    """The six binaries of k8s.io/kubernetes, with the version ldflags of its hack/lib/version.sh."""
+    major, minor, _ = version.split(".")
+    stamp = {"gitVersion": f"v{version}", "gitMajor": major, "gitMinor": minor, "gitTreeState": "clean",
+             "gitCommit": "0" * 40, "buildDate": "1970-01-01T00:00:00Z"}
+    flags = ["-s", "-w"]
+    for package in ("k8s.io/client-go/pkg/version", "k8s.io/component-base/version"):
+        flags += [f"-X={package}.{key}={value}" for key, value in stamp.items()]
+    return GoBuild(
+        name="kubernetes", module="k8s.io/kubernetes", version=f"v{version}",
+        binaries={name: f"cmd/{name}" for name in KUBERNETES_BINARIES},
+        ldflags=tuple(flags), tags=("selinux", "notest", "grpcnotrace"),
+        # Its go.mod points the k8s.io/* staging modules at ./staging/src/..., which module
+        # downloads do not contain: use the published v0.MINOR.PATCH modules instead.
+        local_replace_versions={"k8s.io/": f"v0.{minor}.{version.split('.')[2]}"},
+    )
 
-    root = debian_package_tree(["busybox-static"], workdir / "busybox")
-    version = package_version(root, "busybox-static")
-    busybox_dest = images / f"busybox-{version}.tar"
-    if not busybox_dest.exists():
-        rootfs = workdir / "busybox-rootfs"
-        (rootfs / "bin").mkdir(parents=True)
-        shutil.copy2(root / "bin" / "busybox", rootfs / "bin" / "busybox")
-        applets = run(str(rootfs / "bin" / "busybox"), "--list", capture=True).split()
-        for applet in applets:
-            if applet != "busybox":
-                (rootfs / "bin" / applet).symlink_to("busybox")
-        image_archive(rootfs, f"docker.io/library/busybox:{version}", ['CMD ["sh"]'], busybox_dest)
-    entries["busybox_image"] = {"version": version, "image": f"docker.io/library/busybox:{version}"}
-    for key, dest in (("pause_image", pause_dest), ("busybox_image", busybox_dest)):
-        entries[key].update(path=str(dest.relative_to(MIRROR)), sha256=sha256(dest))
-    return entries
+
+CONTAINERD_PACKAGE = "github.com/containerd/containerd/v2"
+CONTAINERD_LDFLAGS = ("-s", "-w", f"-X={CONTAINERD_PACKAGE}/version.Version={{tag}}",
+                      f"-X={CONTAINERD_PACKAGE}/version.Package=github.com/containerd/containerd")
+ETCD_VERSION = "v3.6.14"
+
+CURRENT_RECIPES = {
+    "kubernetes": kubernetes_recipe(KUBERNETES_VERSION),
+    "containerd": GoBuild(name="containerd", module=CONTAINERD_PACKAGE, version="v2.3.4",
+                          binaries={"containerd": "cmd/containerd", "ctr": "cmd/ctr"},
+                          ldflags=CONTAINERD_LDFLAGS, tags=("urfave_cli_no_docs",)),
+    # Upstream builds the shim without cgo and without gRPC.
+    "containerd-shim": GoBuild(name="containerd-shim", module=CONTAINERD_PACKAGE, version="v2.3.4",
+                               binaries={"containerd-shim-runc-v2": "cmd/containerd-shim-runc-v2"},
+                               ldflags=CONTAINERD_LDFLAGS, tags=("urfave_cli_no_docs", "no_grpc")),
+    # runc needs cgo and libseccomp; upstream's release binary is static.
+    "runc": GoBuild(name="runc", module="github.com/opencontainers/runc", version="v1.4.3",
+                    binaries={"runc": "."}, tags=("seccomp", "urfave_cli_no_docs", "netgo", "osusergo"),
+                    cgo=True, static=True,
+                    apt={"gcc": "/usr/bin/gcc", "pkg-config": "/usr/bin/pkg-config",
+                         "libseccomp-dev": "/usr/include/seccomp.h"}),
+    "crictl": GoBuild(name="crictl", module="sigs.k8s.io/cri-tools", version="v1.36.0",
+                      binaries={"crictl": "cmd/crictl"},
+                      ldflags=("-s", "-w", "-X=sigs.k8s.io/cri-tools/pkg/version.Version={version}")),
+    # etcd's three binaries are three modules, whose go.mod files point at ../api, ../server,
+    # ...: the published modules of the same release replace them.
+    "etcd": GoBuild(name="etcd", module="go.etcd.io/etcd/server/v3", version=ETCD_VERSION,
+                    binaries={"etcd": "."}),
+    "etcdctl": GoBuild(name="etcdctl", module="go.etcd.io/etcd/etcdctl/v3", version=ETCD_VERSION,
+                       binaries={"etcdctl": "."}),
+    "etcdutl": GoBuild(name="etcdutl", module="go.etcd.io/etcd/etcdutl/v3", version=ETCD_VERSION,
+                       binaries={"etcdutl": "."}),
+    # Every plugin of plugins/main, plugins/meta and plugins/ipam, as its build_linux.sh does.
+    "cni-plugins": GoBuild(name="cni-plugins", module="github.com/containernetworking/plugins", version="v1.9.1",
+                           binaries={"*": "plugins/m[ae]*/*"}, skip=("windows",),
+                           ldflags=("-s", "-w", "-X=github.com/containernetworking/plugins/pkg/utils/"
+                                    "buildversion.BuildVersion={tag}")),
+    "cni-ipam": GoBuild(name="cni-ipam", module="github.com/containernetworking/plugins", version="v1.9.1",
+                        binaries={"*": "plugins/ipam/*"}, skip=("windows",),
+                        ldflags=("-s", "-w", "-X=github.com/containernetworking/plugins/pkg/utils/"
+                                 "buildversion.BuildVersion={tag}")),
+    # The proxy serves cri-dockerd v0.4.0 (not v0.3.x): `go mod download
+    # github.com/Mirantis/cri-dockerd@v0.3.26` answers 403 "This module version is not available".
+    "cri-dockerd": GoBuild(name="cri-dockerd", module="github.com/Mirantis/cri-dockerd", version="v0.4.0",
+                           binaries={"cri-dockerd": "."},
+                           ldflags=("-s", "-w", "-X=github.com/Mirantis/cri-dockerd/cmd/version.Version={version}")),
+}
+
+
+def current_set(workdir: Path) -> dict[str, dict]:
+    built = {name: go_build(recipe) / "bin" for name, recipe in CURRENT_RECIPES.items()}
+    recipes = CURRENT_RECIPES
+    version = lambda name: recipes[name].bare_version  # noqa: E731
+    manifest = publish_kubernetes(KUBERNETES_VERSION, built["kubernetes"])
+    manifest.update(publish_etcd(version("etcd"), {binary: built[binary] / binary
+                                                   for binary in ("etcd", "etcdctl", "etcdutl")}, workdir / "etcd"))
+    plugins = workdir / "cni"
+    for name in ("cni-plugins", "cni-ipam"):
+        shutil.copytree(built[name], plugins, dirs_exist_ok=True)
+    manifest.update(publish_cni_plugins(version("cni-plugins"), plugins))
+    manifest.update(publish_containerd(version("containerd"), {
+        "containerd": built["containerd"] / "containerd", "ctr": built["containerd"] / "ctr",
+        "containerd-shim-runc-v2": built["containerd-shim"] / "containerd-shim-runc-v2"}, workdir))
+    manifest.update(publish_runc(version("runc"), built["runc"] / "runc"))
+    crictl = version("crictl")
+    dest = release_dir("github.com", "kubernetes-sigs", "cri-tools", "releases", "download", f"v{crictl}",
+                       f"crictl-v{crictl}-linux-{ARCH}.tar.gz")
+    reproducible_tar(built["crictl"], "crictl", dest)
+    manifest["crictl"] = entry(crictl, dest)
+    cri_dockerd = version("cri-dockerd")
+    staging = workdir / "cri-dockerd-tree"
+    publish_file(built["cri-dockerd"] / "cri-dockerd", staging / "cri-dockerd" / "cri-dockerd")
+    dest = release_dir("github.com", "Mirantis", "cri-dockerd", "releases", "download", f"v{cri_dockerd}",
+                       f"cri-dockerd-{cri_dockerd}.{ARCH}.tgz")
+    reproducible_tar(staging, "cri-dockerd", dest)
+    manifest["cri_dockerd"] = entry(cri_dockerd, dest)
+    pause = compile_pause(source_file(recipes["kubernetes"], "build/pause/linux/pause.c"), workdir / "pause")
+    manifest.update(publish_pause(pause, node_role_default("node_sandbox_image"), workdir))
+    return manifest
 
 
 # ---------------------------------------------------------------- all of it
 
-def complete() -> bool:
-    """Every file the manifest lists is in the mirror (sums are checked by tests/lab)."""
-    manifest = MIRROR / "artifacts.json"
-    if not manifest.exists():
+BUILDERS = {"1.36": (current_set, PUBLISHED_CURRENT), "1.20": (debian_set, PUBLISHED)}
+
+
+def read_manifest() -> dict:
+    path = MIRROR / "artifacts.json"
+    data = json.loads(path.read_text()) if path.exists() else {}
+    return {"sets": data.get("sets", {}), "recipes": data.get("recipes", {})}
+
+
+def complete(set_name: str) -> bool:
+    """The set lists every artifact, every file is in the mirror (their sums are checked by
+    tests/lab), and it was built from today's recipes."""
+    data = read_manifest()
+    entries = data["sets"].get(set_name)
+    if not entries:
         return False
-    entries = json.loads(manifest.read_text())
-    return set(PUBLISHED) <= set(entries) and all((MIRROR / entry["path"]).is_file() for entry in entries.values())
+    return (set(BUILDERS[set_name][1]) <= set(entries)
+            and data["recipes"].get(set_name) == recipe_key(set_name)
+            and all((MIRROR / item["path"]).is_file() for item in entries.values()))
 
 
-def build(force: bool = False) -> Path:
-    if complete() and not force:
-        return MIRROR
+def recipe_key(set_name: str) -> dict:
+    """What a set is built from: a change publishes the set again."""
+    if set_name == "1.20":
+        return {"source": DEBIAN_KUBERNETES_SOURCE, "pause": DEBIAN_PAUSE_IMAGE}
+    return {**{name: recipe.key() for name, recipe in CURRENT_RECIPES.items()},
+            "pause": node_role_default("node_sandbox_image")}
+
+
+def build(sets: tuple[str, ...] = SETS, force: bool = False) -> Path:
+    for set_name in sets:
+        if set_name not in BUILDERS:
+            raise SystemExit(f"Unknown artifact set {set_name}: choose from {', '.join(SETS)}")
+        if complete(set_name) and not force:
+            continue
+        # One session publishes into the mirror at a time; another waits, then finds it done.
+        with locked(CACHE / "artifacts.lock"):
+            if complete(set_name) and not force:
+                continue
+            build_set(set_name)
+    return MIRROR
+
+
+def build_set(set_name: str) -> None:
     started = time.monotonic()
     MIRROR.mkdir(parents=True, exist_ok=True)
-    built = kubernetes_binaries()
-    manifest: dict[str, dict] = {}
-    manifest.update(publish_kubernetes(built))
+    builder, _ = BUILDERS[set_name]
     with tempfile.TemporaryDirectory(prefix="corral-lab-artifacts-") as tmp:
-        for name, publish in (("etcd", publish_etcd), ("cni", publish_cni_plugins),
-                              ("containerd", publish_containerd), ("docker", publish_docker_static)):
-            workdir = Path(tmp) / name
-            workdir.mkdir()
-            manifest.update(publish(workdir))
-        images_dir = Path(tmp) / "images"
-        images_dir.mkdir()
-        (images_dir / "busybox").mkdir()
-        manifest.update(publish_images(built, images_dir))
-    (MIRROR / "artifacts.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
-    (MIRROR / "SHA256SUMS").write_text("".join(
-        f"{entry['sha256']}  {entry['path']}\n" for entry in sorted(manifest.values(), key=lambda e: e["path"])))
-    log(f"Lab artifacts ready in {MIRROR} ({time.monotonic() - started:.0f} s)")
-    return MIRROR
+        entries = builder(Path(tmp) / "set")
+        entries.update(publish_docker_static(Path(tmp) / "docker"))
+        entries.update(publish_busybox(Path(tmp) / "busybox"))
+    data = read_manifest()
+    data["sets"][set_name] = entries
+    data["recipes"][set_name] = recipe_key(set_name)
+    write_manifest(data)
+    log(f"Lab artifact set {set_name} ready in {MIRROR} ({time.monotonic() - started:.0f} s)")
+
+
+def write_manifest(data: dict) -> None:
+    (MIRROR / "artifacts.json").write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+    files = {item["path"]: item["sha256"] for entries in data["sets"].values() for item in entries.values()}
+    (MIRROR / "SHA256SUMS").write_text("".join(f"{digest}  {path}\n" for path, digest in sorted(files.items())))
