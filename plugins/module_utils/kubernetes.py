@@ -50,6 +50,9 @@ KUBELET_TAINTS_IN_CONFIG = 23
 SCHEDULER_CONFIG_V1 = 25
 # - kube-apiserver reloads the encryption configuration when it changes (1.26 on, GA 1.29).
 ENCRYPTION_RELOAD = 29
+# - KubeletConfiguration.failCgroupV1 from 1.31; it defaults to true (kubelet refuses a cgroup
+#   v1 host) from 1.35.
+KUBELET_FAIL_CGROUP_V1_FIELD = 31
 
 
 def _flags(values: Mapping[str, Any]) -> list[str]:
@@ -65,6 +68,15 @@ def _flags(values: Mapping[str, Any]) -> list[str]:
             value = ",".join(str(item) for item in value)
         out.append(f"--{name}={value}")
     return out
+
+
+def _optional_bool(value: Any) -> Any:
+    """None for an unset value (None, "" or "None", as a template may render null), else a bool."""
+    if value is None or str(value).strip() in ("", "None"):
+        return None
+    if isinstance(value, bool):
+        return value
+    return str(value).strip().lower() in ("true", "yes", "on", "1")
 
 
 def _merged(flags: dict, extra: Mapping[str, Any] | None) -> list[str]:
@@ -233,8 +245,8 @@ def kubelet_args(s: Mapping[str, Any]) -> list[str]:
 
 def kubelet_config(s: Mapping[str, Any]) -> dict[str, Any]:
     """KubeletConfiguration. s: version, container_runtime, cgroup_driver, cluster_dns,
-    cluster_domain, rotate_server_certificates, fail_swap_on, max_pods, register_with_taints
-    (list of taints), extra_config (dict merged last)."""
+    cluster_domain, rotate_server_certificates, fail_swap_on, fail_cgroup_v1 (optional), max_pods,
+    register_with_taints (list of taints), extra_config (dict merged last)."""
     pki = PKI_DIR
     config: dict[str, Any] = {
         "apiVersion": "kubelet.config.k8s.io/v1beta1",
@@ -265,6 +277,9 @@ def kubelet_config(s: Mapping[str, Any]) -> dict[str, Any]:
         config["containerRuntimeEndpoint"] = RUNTIME_ENDPOINTS[s["container_runtime"]]
     if s.get("register_with_taints") and since(s["version"], KUBELET_TAINTS_IN_CONFIG):
         config["registerWithTaints"] = list(s["register_with_taints"])
+    fail_cgroup_v1 = _optional_bool(s.get("fail_cgroup_v1"))
+    if fail_cgroup_v1 is not None and since(s["version"], KUBELET_FAIL_CGROUP_V1_FIELD):
+        config["failCgroupV1"] = fail_cgroup_v1
     config.update(s.get("extra_config") or {})
     return config
 

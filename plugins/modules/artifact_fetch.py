@@ -57,6 +57,12 @@ options:
         naming the cache path to put it at.
     type: bool
     default: false
+  plan_only:
+    description:
+      - Only check what a fetch needs before it starts - the mirror URL, and a known sum for every artifact some host
+        needs - and report each host's needs; fetch nothing. The preflight runs this before any host changes.
+    type: bool
+    default: false
 extends_documentation_fragment:
   - action_common_attributes
 attributes:
@@ -141,6 +147,7 @@ ARGUMENT_SPEC = {
     "mirror_url": {"type": "str", "default": ""},
     "cache_dir": {"type": "path", "required": True},
     "offline": {"type": "bool", "default": False},
+    "plan_only": {"type": "bool", "default": False},
 }
 
 
@@ -148,6 +155,8 @@ def run(params: dict, check_mode: bool) -> dict:
     """Plan, then fetch; raises lib.ArtifactError with the message for the user."""
     lib.check_mirror_url(params["mirror_url"])
     wanted, needs = lib.plan(params["catalog"], params["hosts"], params["checksums"], params["checksum_overrides"])
+    if params.get("plan_only"):
+        return {"changed": False, "artifacts": [], "hosts": {}, "needs": needs, "pending": []}
     fetched = [
         lib.fetch(artifact, params["cache_dir"], params["mirror_url"], params["offline"], write=not check_mode)
         for artifact in wanted

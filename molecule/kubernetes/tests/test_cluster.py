@@ -2,8 +2,8 @@
 an operator would: kubectl from the controller, workloads across nodes, Services, the security
 settings, and (with several control-plane nodes) one of them down.
 
-Used by the kubernetes (1 control plane + 2 workers) and kubernetes_ha (3 control planes)
-scenarios."""
+Used by the kubernetes (the current release: 1 control plane + 2 workers, the last one on Docker
+through cri-dockerd) and kubernetes_ha (1.20.2: 3 control planes) scenarios."""
 
 import json
 import os
@@ -24,7 +24,8 @@ LAB_VARS = LAB_INVENTORY["all"]["vars"]
 STATE_DIR = Path(LAB_VARS["cluster_state_dir"])
 KUBECONFIG = STATE_DIR / "admin.conf"
 MIRROR = Path(LAB_VARS["artifacts_mirror_url"].removeprefix("file://"))
-KUBECTL = str(MIRROR / json.loads((MIRROR / "artifacts.json").read_text())["kubectl"]["path"])
+VERSION = LAB_VARS["cluster_kubernetes_version"]
+KUBECTL = str(MIRROR / "dl.k8s.io" / "release" / f"v{VERSION}" / "bin" / "linux" / "amd64" / "kubectl")
 BUSYBOX = next(a["image"] for a in LAB_VARS["node_image_archives"] if "busybox" in a["image"])
 NAMESPACE = "corral-e2e"
 
@@ -43,6 +44,9 @@ def group(name, tree=LAB_INVENTORY["all"]):
 
 CONTROL_PLANES = sorted(group("kube_control_plane"))
 NODES = sorted(set(group("kube_control_plane")) | set(group("kube_node")))
+# The runtime of each node: a host variable of the lab's --docker-nodes, else the cluster's.
+RUNTIME = {name: {**LAB_VARS, **v}.get("cluster_container_runtime", "containerd")
+           for name, v in {**group("kube_control_plane"), **group("kube_node")}.items()}
 ADDRESS = {name: v["ansible_host"] for name, v in {**group("kube_control_plane"), **group("kube_node")}.items()}
 
 
@@ -122,8 +126,9 @@ def test_the_admin_kubeconfig_is_private_and_every_node_is_ready():
     for item in nodes:
         ready = next(c for c in item["status"]["conditions"] if c["type"] == "Ready")
         assert ready["status"] == "True", item["metadata"]["name"]
-        assert item["status"]["nodeInfo"]["kubeletVersion"] == "v1.20.2"
-        assert item["status"]["nodeInfo"]["containerRuntimeVersion"].startswith("containerd://")
+        assert item["status"]["nodeInfo"]["kubeletVersion"] == f"v{VERSION}"
+        runtime = RUNTIME[item["metadata"]["name"]]
+        assert item["status"]["nodeInfo"]["containerRuntimeVersion"].startswith(f"{runtime}://")
 
 
 def test_the_apiserver_is_ready_and_live_and_the_components_healthy():

@@ -26,6 +26,9 @@ def test_argument_specs_mirror_the_defaults(role: str) -> None:
             assert "default" not in spec, f"{name}: a computed default is described, not repeated"
             continue
         assert spec.get("default") == value, name
+        if value is None:  # unset: the component's own default applies
+            assert not spec.get("required"), name
+            continue
         assert isinstance(value, PYTHON_TYPES[spec["type"]]), name
         if "choices" in spec:
             assert value in spec["choices"], name

@@ -1,4 +1,4 @@
-"""Unit tests of module_utils/artifacts.py and of the role's catalog (roles/artifacts/vars/main.yml)."""
+"""Unit tests of module_utils/artifacts.py and of the role's catalog (roles/artifacts/vars/main/)."""
 
 from __future__ import annotations
 
@@ -16,8 +16,8 @@ import yaml
 from ansible_collections.corral.cluster.plugins.module_utils import artifacts as lib
 
 ROLE = Path(__file__).resolve().parents[4] / "roles" / "artifacts"
-CATALOG = yaml.safe_load((ROLE / "vars" / "main.yml").read_text())["__artifacts_catalog"]
-PINNED = yaml.safe_load((ROLE / "vars" / "main.yml").read_text())["__artifacts_pinned_checksums"]
+CATALOG = yaml.safe_load((ROLE / "vars" / "main" / "catalog.yml").read_text())["__artifacts_catalog"]
+PINNED = yaml.safe_load((ROLE / "vars" / "main" / "checksums.yml").read_text())["__artifacts_pinned_checksums"]
 DEFAULTS = yaml.safe_load((ROLE / "defaults" / "main.yml").read_text())
 KUBERNETES_VERSION = yaml.safe_load((ROLE.parent / "cluster" / "defaults" / "main.yml").read_text())[
     "cluster_kubernetes_version"
@@ -87,8 +87,17 @@ def test_every_enabled_default_is_in_the_catalog() -> None:
     # The default is a template: the names it may list are the quoted items of its lists.
     names = set(re.findall(r"'([\w-]+)'(?=\s*[,\]])", DEFAULTS["artifacts_enabled"]))
     assert names <= set(CATALOG)
-    assert {"containerd", "runc"} <= names
-    assert {"crictl", "calicoctl", "docker_static"} <= set(CATALOG) - names
+    assert {"containerd", "runc", "crictl", "cri_dockerd"} <= names
+    assert {"calicoctl", "helm", "nerdctl", "docker_static"} <= set(CATALOG) - names
+
+
+def test_runtime_artifacts_go_to_the_hosts_of_their_runtime_only() -> None:
+    # Pseudo groups of artifacts_host_groups: a cluster may mix containerd and Docker nodes.
+    for name in ("containerd", "runc"):
+        assert CATALOG[name]["groups"] == ["containerd_runtime"]
+    assert CATALOG["cri_dockerd"]["groups"] == ["cri_dockerd_runtime"]
+    assert "containerd_runtime" in DEFAULTS["artifacts_host_groups"]
+    assert "cri_dockerd_runtime" in DEFAULTS["artifacts_host_groups"]
 
 
 @pytest.mark.parametrize("arch", ["amd64", "arm64"])

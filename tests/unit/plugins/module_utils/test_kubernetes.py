@@ -133,6 +133,15 @@ def test_rotated_server_certificates_replace_the_issued_ones() -> None:
     assert config["serverTLSBootstrap"] is True and "tlsCertFile" not in config
 
 
+@pytest.mark.parametrize("setting, expected", [(None, None), ("", None), ("None", None), (False, False),
+                                              ("False", False), (True, True), ("true", True)])
+def test_cgroup_v1_refusal_is_kubelets_default_unless_set_and_only_where_the_field_exists(setting, expected) -> None:
+    new = k8s.kubelet_config({**NODE, "version": "1.36.4", "fail_cgroup_v1": setting})
+    assert new.get("failCgroupV1") == expected
+    # Kubelets before 1.31 do not know the field.
+    assert "failCgroupV1" not in k8s.kubelet_config({**NODE, "version": "1.30.2", "fail_cgroup_v1": setting})
+
+
 def test_control_plane_taint_by_flag_before_1_23_and_in_the_configuration_after() -> None:
     old = {**NODE, "version": "1.20.2", "register_with_taints": [TAINT]}
     new = {**NODE, "version": "1.35.8", "register_with_taints": [TAINT]}

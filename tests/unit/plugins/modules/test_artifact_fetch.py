@@ -70,3 +70,15 @@ def test_a_missing_sum_is_refused_before_anything_is_fetched(tmp_path: Path) -> 
     with pytest.raises(lib.ArtifactError, match="artifacts_checksums.kubelet.1.20.2"):
         artifact_fetch.run(params(tmp_path, checksum_overrides={}), check_mode=False)
     assert not (tmp_path / "cache").exists()
+
+
+def test_plan_only_refuses_a_release_without_a_sum_and_fetches_nothing(tmp_path: Path) -> None:
+    # What the preflight runs before any host changes.
+    ok = artifact_fetch.run(params(tmp_path, plan_only=True, mirror_url="https://unreachable.invalid"),
+                            check_mode=False)
+    assert ok == {"changed": False, "artifacts": [], "hosts": {}, "pending": [],
+                  "needs": {"cp": ["kube-apiserver", "kubelet"], "worker": ["kubelet"]}}
+    assert not (tmp_path / "cache").exists()
+    with pytest.raises(lib.ArtifactError, match=r"No sha256 is known for kubelet 1\.20\.2 \(amd64\).*"
+                                                r"artifacts_checksums\.kubelet\.1\.20\.2"):
+        artifact_fetch.run(params(tmp_path, plan_only=True, checksum_overrides={}), check_mode=False)
