@@ -22,7 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from lab_common import MIRROR, ROOT, STATE, debian_mirror, docker, log, run, write_private
+from lab_common import LAB_REGISTRY, MIRROR, ROOT, STATE, debian_mirror, docker, log, run, write_private
 
 LABEL = "io.corral.lab"
 USER = "corral"
@@ -464,7 +464,9 @@ def artifact_settings(kubernetes: str) -> dict:
         "artifacts_offline": True,
         "artifacts_checksums": {name: {entry["version"]: f"sha256:{entry['sha256']}"}
                                 for name, entry in downloads.items()},
-        # No registry is reachable: the sandbox and test images are imported from archives.
+        # No registry is reachable: the sandbox and test images are imported from archives, under
+        # the names a mirror of the lab's registry would give them.
+        "cluster_image_registry": LAB_REGISTRY,
         "node_sandbox_image": manifest["pause_image"]["image"],
         "node_image_archives": [{"src": str(MIRROR / manifest[key]["path"]), "image": manifest[key]["image"]}
                                 for key in ("pause_image", "busybox_image")],

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import yaml
 
-from lab_common import (CACHE, MIRROR, REPRODUCIBLE_TAR, ROOT, debian_mirror, docker, download,
+from lab_common import (CACHE, LAB_REGISTRY, MIRROR, REPRODUCIBLE_TAR, ROOT, debian_mirror, docker, download,
                         ensure_packages, locked, log, reproducible_tar, run, sha256)
 from lab_gobuild import GoBuild, source_file
 from lab_gobuild import build as go_build
@@ -43,7 +43,7 @@ KUBERNETES_BINARIES = ("kube-apiserver", "kube-controller-manager", "kube-schedu
 PUBLISHED = (*KUBERNETES_BINARIES, "etcd", "cni_plugins", "containerd", "runc", "docker_static",
              "pause_image", "busybox_image")
 PUBLISHED_CURRENT = (*PUBLISHED, "crictl", "cri_dockerd")
-BUSYBOX_REPOSITORY = "docker.io/library/busybox"
+BUSYBOX_REPOSITORY = f"{LAB_REGISTRY}/busybox"
 
 
 def release_dir(kind: str, *parts: str) -> Path:
@@ -156,9 +156,10 @@ def publish_busybox(workdir: Path) -> dict[str, dict]:
     return {"busybox_image": entry(version, dest, image=image)}
 
 
-def node_role_default(name: str) -> str:
-    """A default of the node role (the lab deploys what a user gets by default)."""
-    return yaml.safe_load((ROOT / "roles" / "node" / "defaults" / "main.yml").read_text())[name]
+def current_pause_image() -> str:
+    """The pause image of the node role's default (node_sandbox_image), from the lab's registry."""
+    default = yaml.safe_load((ROOT / "roles" / "node" / "defaults" / "main.yml").read_text())["node_sandbox_image"]
+    return f"{LAB_REGISTRY}/pause:{default.rsplit(':', 1)[1]}"
 
 
 # ---------------------------------------------------------------- Debian packages
@@ -204,8 +205,8 @@ def publish_docker_static(workdir: Path) -> dict[str, dict]:
 DEBIAN_KUBERNETES_VERSION = "1.20.2"
 DEBIAN_KUBERNETES_SOURCE = "pool/main/k/kubernetes/kubernetes_1.20.5+really1.20.2.orig.tar.gz"
 DEBIAN_GO = Path("/usr/lib/go-1.19/bin")
-# The sandbox image Kubernetes 1.20 asks for.
-DEBIAN_PAUSE_IMAGE = "k8s.gcr.io/pause:3.2"
+# The sandbox image release Kubernetes 1.20 asks for.
+DEBIAN_PAUSE_IMAGE = f"{LAB_REGISTRY}/pause:3.2"
 
 
 def debian_kubernetes_build() -> Path:
@@ -360,7 +361,7 @@ def current_set(workdir: Path) -> dict[str, dict]:
     reproducible_tar(staging, "cri-dockerd", dest)
     manifest["cri_dockerd"] = entry(cri_dockerd, dest)
     pause = compile_pause(source_file(recipes["kubernetes"], "build/pause/linux/pause.c"), workdir / "pause")
-    manifest.update(publish_pause(pause, node_role_default("node_sandbox_image"), workdir))
+    manifest.update(publish_pause(pause, current_pause_image(), workdir))
     return manifest
 
 
@@ -392,7 +393,7 @@ def recipe_key(set_name: str) -> dict:
     if set_name == "1.20":
         return {"source": DEBIAN_KUBERNETES_SOURCE, "pause": DEBIAN_PAUSE_IMAGE}
     return {**{name: recipe.key() for name, recipe in CURRENT_RECIPES.items()},
-            "pause": node_role_default("node_sandbox_image")}
+            "pause": current_pause_image()}
 
 
 def build(sets: tuple[str, ...] = SETS, force: bool = False) -> Path:

@@ -24,6 +24,10 @@ STATE = Path(os.environ.get("CORRAL_LAB_STATE", ROOT / ".lab"))
 CACHE = Path(os.environ.get("CORRAL_LAB_CACHE", Path.home() / ".cache" / "corral-lab"))
 MIRROR = CACHE / "artifacts"
 
+# The registry name of the lab's own images: no registry is reachable, so images come from
+# archives the lab builds, named as if this registry (a mirror, cluster_image_registry) held them.
+LAB_REGISTRY = "corral.test"
+
 # tar options that make an archive's bytes depend only on its content.
 REPRODUCIBLE_TAR = ("--sort=name", "--owner=0", "--group=0", "--numeric-owner", "--mtime=@0")
 

@@ -37,6 +37,7 @@ SETTINGS = (
     "cluster_container_runtime",
     "cluster_network_plugin",
     "cluster_registry_mirrors",
+    "cluster_image_registry",
     "cluster_cgroup_driver",
     "cluster_apiserver_endpoint",
 )

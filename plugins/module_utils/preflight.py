@@ -140,6 +140,7 @@ def validate(spec: Spec) -> list[str]:
         *check_cluster_name(settings.get("cluster_name")),
         *check_cluster_domain(settings.get("cluster_domain")),
         *check_registry_mirrors(settings.get("cluster_registry_mirrors", [])),
+        *check_image_registry(settings.get("cluster_image_registry", "registry.k8s.io")),
         *check_choice("cluster_cgroup_driver", settings.get("cluster_cgroup_driver", "systemd"), CGROUP_DRIVERS),
         *check_apiserver_endpoint(settings.get("cluster_apiserver_endpoint", "")),
     ]
@@ -383,6 +384,17 @@ def check_registry_mirrors(mirrors: Any) -> list[str]:
         "write it like https://mirror.example.com."
         for mirror in mirrors
         if not (isinstance(mirror, str) and re.fullmatch(r"https?://[^/\s]+\S*", mirror))
+    ]
+
+
+def check_image_registry(registry: Any) -> list[str]:
+    # Prefixed to repository names (REGISTRY/pause:TAG): a host, an optional port and path, no scheme.
+    if isinstance(registry, str) and re.fullmatch(r"[a-z0-9]([-a-z0-9.]*[a-z0-9])?(:\d{1,5})?(/[a-z0-9._/-]+)?",
+                                                  registry) and not registry.endswith("/"):
+        return []
+    return [
+        f"cluster_image_registry '{registry}' is not a registry name: write HOST[:PORT][/PATH] without a scheme or "
+        "a trailing slash, e.g. mirror.example.com:5000/k8s (the repositories pause, coredns/coredns, ... go after it)."
     ]
 
 

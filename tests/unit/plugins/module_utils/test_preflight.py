@@ -182,6 +182,7 @@ GOOD = [
             setting("cluster_container_runtime", "docker"),
             setting("cluster_network_plugin", "calico"),
             setting("cluster_registry_mirrors", ["https://mirror.example.com", "http://10.0.0.5:5000"]),
+            setting("cluster_image_registry", "mirror.example.com:5000/k8s"),
         ),
         id="small-ranges-docker-calico-mirrors",
     ),
@@ -355,6 +356,11 @@ BAD = [
         build(sample, setting("cluster_registry_mirrors", "https://mirror.example.com")),
         ["cluster_registry_mirrors must be a list", '["https://mirror.example.com"]'],
         id="registry-mirrors-not-list",
+    ),
+    pytest.param(
+        build(sample, setting("cluster_image_registry", "https://mirror.example.com/")),
+        ["cluster_image_registry 'https://mirror.example.com/'", "HOST[:PORT][/PATH]"],
+        id="image-registry-with-scheme",
     ),
     # Pod and Service ranges
     pytest.param(
