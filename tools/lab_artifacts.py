@@ -11,7 +11,7 @@ upstream sites would be (<mirror>/<upstream host>/<upstream path>):
   Debian's `kubernetes` source package (the full upstream tree with vendor/), etcd, containerd,
   runc and the CNI plugins from Debian's binary packages.
 
-Both sets share the busybox workload image and the Docker static tarball (from Debian's
+Both sets share crictl, the busybox workload image and the Docker static tarball (from Debian's
 docker.io). artifacts.json holds, per set, each artifact's version, path and sha256;
 SHA256SUMS every file of the mirror. Every build is cached (the Go builds by recipe, the 1.20
 build by the source tarball's sum): a warm run only re-publishes.
@@ -23,6 +23,7 @@ import json
 import os
 import shutil
 import subprocess
+import tarfile
 import tempfile
 import time
 from pathlib import Path
@@ -40,9 +41,9 @@ SETS = ("1.36", "1.20")
 KUBERNETES_BINARIES = ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubelet",
                        "kube-proxy", "kubectl")
 # Every set has these entries in artifacts.json (a set without one of them is built again).
-PUBLISHED = (*KUBERNETES_BINARIES, "etcd", "cni_plugins", "containerd", "runc", "docker_static",
+PUBLISHED = (*KUBERNETES_BINARIES, "etcd", "cni_plugins", "containerd", "runc", "crictl", "docker_static",
              "pause_image", "busybox_image")
-PUBLISHED_CURRENT = (*PUBLISHED, "crictl", "cri_dockerd")
+PUBLISHED_CURRENT = (*PUBLISHED, "cri_dockerd")
 BUSYBOX_REPOSITORY = f"{LAB_REGISTRY}/busybox"
 
 
@@ -109,6 +110,16 @@ def publish_runc(version: str, source: Path) -> dict[str, dict]:
 
 # ---------------------------------------------------------------- images
 
+def archive_holds(dest: Path, image: str) -> bool:
+    """The docker archive exists and holds the image under that name (an archive of an earlier
+    recipe may hold it under another)."""
+    if not dest.exists():
+        return False
+    with tarfile.open(dest) as tar:
+        manifest = json.load(tar.extractfile("manifest.json"))
+    return any(image in item.get("RepoTags") or () for item in manifest)
+
+
 def image_archive(rootfs: Path, image: str, changes: list[str], dest: Path) -> None:
     """A docker archive (`docker load`, `ctr images import`) of a one-layer image."""
     dest.parent.mkdir(parents=True, exist_ok=True)
@@ -133,7 +144,7 @@ def publish_pause(pause: Path, image: str, workdir: Path) -> dict[str, dict]:
     """The pause image (its binary at /pause) under `image`."""
     version = image.rsplit(":", 1)[1]
     dest = MIRROR / "images" / f"pause-{version}.tar"
-    if not dest.exists():
+    if not archive_holds(dest, image):
         rootfs = workdir / f"pause-{version}"
         publish_file(pause, rootfs / "pause")
         image_archive(rootfs, image, ['ENTRYPOINT ["/pause"]'], dest)
@@ -145,7 +156,7 @@ def publish_busybox(workdir: Path) -> dict[str, dict]:
     version = package_version(root, "busybox-static")
     image = f"{BUSYBOX_REPOSITORY}:{version}"
     dest = MIRROR / "images" / f"busybox-{version}.tar"
-    if not dest.exists():
+    if not archive_holds(dest, image):
         rootfs = workdir / "busybox-rootfs"
         (rootfs / "bin").mkdir(parents=True)
         shutil.copy2(root / "bin" / "busybox", rootfs / "bin" / "busybox")
@@ -177,7 +188,7 @@ def debian_package_tree(packages: list[str], workdir: Path) -> Path:
 def package_version(root: Path, package: str) -> str:
     """Upstream version of an unpacked package, from its control data."""
     out = run("dpkg-deb", "-f", str(next(root.parent.glob(f"{package}_*.deb"))), "Version", capture=True)
-    return out.split(":")[-1].split("-")[0].split("+")[0]
+    return out.split(":")[-1].split("-")[0].split("+")[0].split("~")[0]
 
 
 def publish_docker_static(workdir: Path) -> dict[str, dict]:
@@ -333,6 +344,15 @@ CURRENT_RECIPES = {
 }
 
 
+def publish_crictl() -> dict[str, dict]:
+    """crictl of the current release, in both sets: it speaks CRI v1, as containerd 1.6 does."""
+    recipe = CURRENT_RECIPES["crictl"]
+    dest = release_dir("github.com", "kubernetes-sigs", "cri-tools", "releases", "download", recipe.version,
+                       f"crictl-{recipe.version}-linux-{ARCH}.tar.gz")
+    reproducible_tar(go_build(recipe) / "bin", "crictl", dest)
+    return {"crictl": entry(recipe.bare_version, dest)}
+
+
 def current_set(workdir: Path) -> dict[str, dict]:
     built = {name: go_build(recipe) / "bin" for name, recipe in CURRENT_RECIPES.items()}
     recipes = CURRENT_RECIPES
@@ -348,11 +368,6 @@ def current_set(workdir: Path) -> dict[str, dict]:
         "containerd": built["containerd"] / "containerd", "ctr": built["containerd"] / "ctr",
         "containerd-shim-runc-v2": built["containerd-shim"] / "containerd-shim-runc-v2"}, workdir))
     manifest.update(publish_runc(version("runc"), built["runc"] / "runc"))
-    crictl = version("crictl")
-    dest = release_dir("github.com", "kubernetes-sigs", "cri-tools", "releases", "download", f"v{crictl}",
-                       f"crictl-v{crictl}-linux-{ARCH}.tar.gz")
-    reproducible_tar(built["crictl"], "crictl", dest)
-    manifest["crictl"] = entry(crictl, dest)
     cri_dockerd = version("cri-dockerd")
     staging = workdir / "cri-dockerd-tree"
     publish_file(built["cri-dockerd"] / "cri-dockerd", staging / "cri-dockerd" / "cri-dockerd")
@@ -391,9 +406,10 @@ def complete(set_name: str) -> bool:
 def recipe_key(set_name: str) -> dict:
     """What a set is built from: a change publishes the set again."""
     if set_name == "1.20":
-        return {"source": DEBIAN_KUBERNETES_SOURCE, "pause": DEBIAN_PAUSE_IMAGE}
+        return {"source": DEBIAN_KUBERNETES_SOURCE, "pause": DEBIAN_PAUSE_IMAGE, "busybox": BUSYBOX_REPOSITORY,
+                "crictl": CURRENT_RECIPES["crictl"].key()}
     return {**{name: recipe.key() for name, recipe in CURRENT_RECIPES.items()},
-            "pause": current_pause_image()}
+            "pause": current_pause_image(), "busybox": BUSYBOX_REPOSITORY}
 
 
 def build(sets: tuple[str, ...] = SETS, force: bool = False) -> Path:
@@ -418,6 +434,7 @@ def build_set(set_name: str) -> None:
         entries = builder(Path(tmp) / "set")
         entries.update(publish_docker_static(Path(tmp) / "docker"))
         entries.update(publish_busybox(Path(tmp) / "busybox"))
+        entries.update(publish_crictl())
     data = read_manifest()
     data["sets"][set_name] = entries
     data["recipes"][set_name] = recipe_key(set_name)
