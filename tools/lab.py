@@ -378,18 +378,19 @@ NESTED_NODE_SETTINGS = {
     "node_kubelet_fail_cgroup_v1": False,
 }
 
-# --docker-nodes: the last workers run Docker Engine (Debian's docker.io) as kubelet's runtime,
-# through cri-dockerd. cri-dockerd asks for oom_score_adj -998 for every pod sandbox, which
+# --docker-nodes: the last workers run Docker Engine (the static tarball of the set: Docker 26
+# from Debian trixie's docker.io for 1.36) as kubelet's runtime, through cri-dockerd. cri-dockerd asks for oom_score_adj -998 for every pod sandbox, which
 # runc may only set with CAP_SYS_RESOURCE; Docker has no restrict_oom_score_adj as containerd
 # has, so its runtime on these nodes is runc behind LAB_RUNC, which does the same: it raises a
-# requested oomScoreAdj below runc's own to runc's own, then runs Debian's runc.
+# requested oomScoreAdj below runc's own to runc's own, then runs the real runc.
 LAB_RUNC = "/usr/local/libexec/corral-lab/runc"
 LAB_RUNC_SCRIPT = """\
 #!/usr/bin/python3
 # Written by tools/lab on nodes that run Docker: runc with containerd's restrict_oom_score_adj.
 import json, os, sys
 
-RUNC = "/usr/sbin/runc"
+# Docker's static binaries (docker_install_method static), else the distribution's runc.
+RUNC = next(path for path in ("/usr/local/bin/runc", "/usr/sbin/runc") if os.path.exists(path))
 VALUED = {"--root", "--log", "--log-format", "--criu", "--rootless"}
 
 
@@ -427,7 +428,9 @@ os.execv(RUNC, [RUNC] + sys.argv[1:])
 """
 DOCKER_RUNTIME_SETTINGS = {
     "cluster_container_runtime": "docker",
-    "docker_install_method": "distro",  # Debian's docker.io: no Docker repository is reachable
+    # The set's static tarball: no Docker repository is reachable, and bookworm's docker.io (20.10)
+    # is older than cri-dockerd 0.4 accepts (API 1.42).
+    "docker_install_method": "static",
     "docker_daemon_options": {"runtimes": {"corral-lab-runc": {"path": LAB_RUNC}},
                               "default-runtime": "corral-lab-runc"},
 }

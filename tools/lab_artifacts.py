@@ -191,24 +191,75 @@ def package_version(root: Path, package: str) -> str:
     return out.split(":")[-1].split("-")[0].split("+")[0].split("~")[0]
 
 
-def publish_docker_static(workdir: Path) -> dict[str, dict]:
-    """Docker's static tarball layout (docker/<binary>), from Debian's docker.io and its
-    dependencies. Debian's dockerd is not static: it links libdevmapper, so a lab node needs
-    libdevmapper1.02.1 (upstream's tarball needs nothing)."""
-    root = debian_package_tree(["docker.io", "containerd", "runc", "tini"], workdir)
-    version = package_version(root, "docker.io")
+def debian_suite_tree(suite: str, packages: list[str], workdir: Path) -> Path:
+    """The files of Debian packages of another suite than this machine's (fetched from its pool
+    through the suite's package index), unpacked into workdir/root."""
+    index = download(f"{debian_mirror()}/dists/{suite}/main/binary-{ARCH}/Packages.xz",
+                     CACHE / "downloads" / f"debian-{suite}-Packages.xz")
+    wanted, found, current = set(packages), {}, {}
+    for line in run("xz", "-dc", str(index), capture=True).splitlines():
+        if not line.strip():
+            if current.get("Package") in wanted:
+                found[current["Package"]] = current
+            current = {}
+        elif ": " in line and not line.startswith(" "):
+            key, value = line.split(": ", 1)
+            current[key] = value
+    if current.get("Package") in wanted:
+        found[current["Package"]] = current
+    missing = wanted - set(found)
+    if missing:
+        raise SystemExit(f"Debian {suite} has no package {', '.join(sorted(missing))}")
+    workdir.mkdir(parents=True, exist_ok=True)
+    root = workdir / "root"
+    for name in packages:
+        deb = download(f"{debian_mirror()}/{found[name]['Filename']}",
+                       CACHE / "downloads" / Path(found[name]["Filename"]).name)
+        run("dpkg-deb", "-x", str(deb), str(root))
+        (workdir / f"{name}.version").write_text(found[name]["Version"])
+    return root
+
+
+def docker_static_tarball(version: str, sources: dict[str, Path], workdir: Path) -> dict[str, dict]:
+    """Docker's static tarball layout (docker/<binary>) in the mirror."""
     staging = workdir / "docker"
-    staging.mkdir()
+    for binary, source in sources.items():
+        publish_file(source, staging / binary)
+    dest = MIRROR / "download.docker.com" / "linux" / "static" / "stable" / "x86_64" / f"docker-{version}.tgz"
+    reproducible_tar(workdir, "docker", dest)
+    return {"docker_static": entry(version, dest)}
+
+
+def publish_docker_static(workdir: Path) -> dict[str, dict]:
+    """Docker's static tarball, from bookworm's docker.io and its dependencies. Debian's dockerd
+    is not static: it links libdevmapper, so a lab node needs libdevmapper1.02.1 (upstream's
+    tarball needs nothing)."""
+    root = debian_package_tree(["docker.io", "containerd", "runc", "tini"], workdir)
     sources = {"docker": "usr/bin/docker", "dockerd": "usr/sbin/dockerd",
                "docker-proxy": "usr/sbin/docker-proxy", "docker-init": "usr/bin/tini-static",
                "containerd": "usr/bin/containerd", "containerd-shim": "usr/bin/containerd-shim",
                "containerd-shim-runc-v2": "usr/bin/containerd-shim-runc-v2", "ctr": "usr/bin/ctr",
                "runc": "usr/sbin/runc"}
-    for binary, source in sources.items():
-        shutil.copy2(root / source, staging / binary)
-    dest = MIRROR / "download.docker.com" / "linux" / "static" / "stable" / "x86_64" / f"docker-{version}.tgz"
-    reproducible_tar(workdir, "docker", dest)
-    return {"docker_static": entry(version, dest)}
+    return docker_static_tarball(package_version(root, "docker.io"),
+                                 {binary: root / source for binary, source in sources.items()}, workdir)
+
+
+# Docker Engine of the current set: trixie's docker.io (Docker 26: cri-dockerd 0.4 needs the
+# API 1.42 or later, which bookworm's 20.10 lacks), with trixie's containerd 1.7, the set's own
+# runc (trixie's needs a newer libc than bookworm nodes have) and bookworm's static tini.
+CURRENT_DOCKER_SUITE = "trixie"
+
+
+def publish_current_docker_static(workdir: Path, runc: Path) -> dict[str, dict]:
+    root = debian_suite_tree(CURRENT_DOCKER_SUITE, ["docker.io", "docker-cli", "containerd"], workdir / "trixie")
+    tini = debian_package_tree(["tini"], workdir / "tini")
+    version = (workdir / "trixie" / "docker.io.version").read_text().split(":")[-1].split("+")[0].split("-")[0]
+    sources = {"docker": root / "usr/bin/docker", "dockerd": root / "usr/sbin/dockerd",
+               "docker-proxy": root / "usr/sbin/docker-proxy", "docker-init": tini / "usr/bin/tini-static",
+               "containerd": root / "usr/bin/containerd",
+               "containerd-shim-runc-v2": root / "usr/bin/containerd-shim-runc-v2", "ctr": root / "usr/bin/ctr",
+               "runc": runc}
+    return docker_static_tarball(version, sources, workdir)
 
 
 # ---------------------------------------------------------------- set 1.20: Debian's packages
@@ -375,6 +426,7 @@ def current_set(workdir: Path) -> dict[str, dict]:
                        f"cri-dockerd-{cri_dockerd}.{ARCH}.tgz")
     reproducible_tar(staging, "cri-dockerd", dest)
     manifest["cri_dockerd"] = entry(cri_dockerd, dest)
+    manifest.update(publish_current_docker_static(workdir / "docker", built["runc"] / "runc"))
     pause = compile_pause(source_file(recipes["kubernetes"], "build/pause/linux/pause.c"), workdir / "pause")
     manifest.update(publish_pause(pause, current_pause_image(), workdir))
     return manifest
@@ -383,6 +435,8 @@ def current_set(workdir: Path) -> dict[str, dict]:
 # ---------------------------------------------------------------- all of it
 
 BUILDERS = {"1.36": (current_set, PUBLISHED_CURRENT), "1.20": (debian_set, PUBLISHED)}
+# The Docker static tarball of the sets that do not build their own.
+OWN_DOCKER = {"1.36"}
 
 
 def read_manifest() -> dict:
@@ -409,7 +463,7 @@ def recipe_key(set_name: str) -> dict:
         return {"source": DEBIAN_KUBERNETES_SOURCE, "pause": DEBIAN_PAUSE_IMAGE, "busybox": BUSYBOX_REPOSITORY,
                 "crictl": CURRENT_RECIPES["crictl"].key()}
     return {**{name: recipe.key() for name, recipe in CURRENT_RECIPES.items()},
-            "pause": current_pause_image(), "busybox": BUSYBOX_REPOSITORY}
+            "pause": current_pause_image(), "busybox": BUSYBOX_REPOSITORY, "docker": CURRENT_DOCKER_SUITE}
 
 
 def build(sets: tuple[str, ...] = SETS, force: bool = False) -> Path:
@@ -432,7 +486,8 @@ def build_set(set_name: str) -> None:
     builder, _ = BUILDERS[set_name]
     with tempfile.TemporaryDirectory(prefix="corral-lab-artifacts-") as tmp:
         entries = builder(Path(tmp) / "set")
-        entries.update(publish_docker_static(Path(tmp) / "docker"))
+        if set_name not in OWN_DOCKER:
+            entries.update(publish_docker_static(Path(tmp) / "docker"))
         entries.update(publish_busybox(Path(tmp) / "busybox"))
         entries.update(publish_crictl())
     data = read_manifest()
