@@ -376,6 +376,16 @@ NESTED_NODE_SETTINGS = {
     # The machine running the lab boots with cgroup v1 (its kernel's choice, not the nodes'):
     # kubelet refuses cgroup v1 from 1.35 on unless told otherwise.
     "node_kubelet_fail_cgroup_v1": False,
+    # The machine's filesystem, which the nodes share, reports a size far above what is free for
+    # it (e.g. 252 GB with 41 GB available): kubelet's percentages read it as nearly full, so its
+    # image GC would delete the images imported from archives (each converge would import them
+    # again) and its eviction would evict pods. Absolute thresholds instead.
+    "node_kubelet_extra_config": {
+        "imageGCHighThresholdPercent": 100,
+        "imageGCLowThresholdPercent": 99,
+        "evictionHard": {"memory.available": "100Mi", "nodefs.available": "2Gi", "imagefs.available": "2Gi",
+                         "nodefs.inodesFree": "5%"},
+    },
 }
 
 # --docker-nodes: the last workers run Docker Engine (the static tarball of the set: Docker 26

@@ -142,6 +142,14 @@ def test_cgroup_v1_refusal_is_kubelets_default_unless_set_and_only_where_the_fie
     assert "failCgroupV1" not in k8s.kubelet_config({**NODE, "version": "1.30.2", "fail_cgroup_v1": setting})
 
 
+def test_kubelets_on_docker_keep_exec_working_from_1_36() -> None:
+    # cri-dockerd's streaming URL has no scheme; kubelet's WebSocket translation takes it for https.
+    docker = {**NODE, "container_runtime": "docker"}
+    assert k8s.kubelet_config({**docker, "version": "1.36.4"})["featureGates"] == {"ExtendWebSocketsToKubelet": False}
+    assert "featureGates" not in k8s.kubelet_config({**docker, "version": "1.35.8"})
+    assert "featureGates" not in k8s.kubelet_config({**NODE, "version": "1.36.4"})
+
+
 def test_control_plane_taint_by_flag_before_1_23_and_in_the_configuration_after() -> None:
     old = {**NODE, "version": "1.20.2", "register_with_taints": [TAINT]}
     new = {**NODE, "version": "1.35.8", "register_with_taints": [TAINT]}
