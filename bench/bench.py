@@ -65,8 +65,8 @@ def main() -> None:
         again = site(bench_lab.inventory_path(), results / f"{stamp}-rerun.log")
     finally:
         bench_lab.down()
-    figures = {"when": stamp, "kubernetes": args.kubernetes, "nodes": args.nodes, "control_planes": args.control_planes, "rancher": args.rancher,
-               "lab_up_seconds": lab_seconds, "site": first, "no_op_rerun": again}
+    figures = {"when": stamp, "kubernetes": args.kubernetes, "nodes": args.nodes,
+               "control_planes": args.control_planes, "rancher": args.rancher, "lab_up_seconds": lab_seconds, "site": first, "no_op_rerun": again}
     (results / f"{stamp}.json").write_text(json.dumps(figures, indent=2) + "\n")
     print(f"lab up {lab_seconds} s; site.yml {first['seconds']} s; no-op re-run {again['seconds']} s "
           f"(changed: {sum(h['changed'] for h in again['hosts'].values())})")

@@ -245,6 +245,9 @@ chmod 0600 "$home/.ssh/authorized_keys"
            docker_nodes: int = 0) -> dict[str, str]:
         if control_planes < 1 or control_planes > nodes:
             raise SystemExit("--control-planes must be between 1 and --nodes")
+        if rancher and kubernetes != "1.20":
+            raise SystemExit("--rancher runs the contract stand-in of Rancher 2.5, which imports Kubernetes up to 1.20: "
+                             "add --kubernetes 1.20")
         if docker_nodes and (docker_nodes > nodes - control_planes or kubernetes == "1.20"):
             raise SystemExit("--docker-nodes: at most the number of workers, and not with --kubernetes 1.20 "
                              "(dockershim's pod sandboxes need CAP_SYS_RESOURCE, which lab nodes lack)")
