@@ -463,13 +463,23 @@ def rancher_standin_archive() -> Path:
     return Path(out.strip().splitlines()[-1])
 
 
+def catalog_names() -> set[str]:
+    """The artifact names of the collection's catalog (roles/artifacts)."""
+    import yaml  # noqa: PLC0415  (ansible's dependency, in the venv tools/lab runs from)
+
+    catalog = ROOT / "roles" / "artifacts" / "vars" / "main" / "catalog.yml"
+    return set(yaml.safe_load(catalog.read_text())["__artifacts_catalog"])
+
+
 def artifact_settings(kubernetes: str) -> dict:
     """Deploy a set that `tools/lab artifacts` built, from its offline mirror, with its sums."""
     manifest_file = MIRROR / "artifacts.json"
     manifest = json.loads(manifest_file.read_text()).get("sets", {}).get(kubernetes) if manifest_file.exists() else None
     if not manifest:
         return {}
-    downloads = {name: entry for name, entry in manifest.items() if "image" not in entry}
+    # The set may hold artifacts of other checkouts sharing the cache: only the catalog's.
+    catalog = catalog_names()
+    downloads = {name: entry for name, entry in manifest.items() if "image" not in entry and name in catalog}
     versions = {f"artifacts_{name}_version": manifest[name]["version"]
                 for name in ("etcd", "cni_plugins", "containerd", "runc", "docker_static", "crictl", "cri_dockerd")
                 if name in manifest}

@@ -452,8 +452,11 @@ def complete(set_name: str) -> bool:
     entries = data["sets"].get(set_name)
     if not entries:
         return False
+    # Other checkouts sharing the cache may add entries of their own: they are kept, and only
+    # this checkout's recipes must match.
+    built_from = data["recipes"].get(set_name) or {}
     return (set(BUILDERS[set_name][1]) <= set(entries)
-            and data["recipes"].get(set_name) == recipe_key(set_name)
+            and all(built_from.get(name) == key for name, key in recipe_key(set_name).items())
             and all((MIRROR / item["path"]).is_file() for item in entries.values()))
 
 
@@ -491,8 +494,8 @@ def build_set(set_name: str) -> None:
         entries.update(publish_busybox(Path(tmp) / "busybox"))
         entries.update(publish_crictl())
     data = read_manifest()
-    data["sets"][set_name] = entries
-    data["recipes"][set_name] = recipe_key(set_name)
+    data["sets"][set_name] = {**data["sets"].get(set_name, {}), **entries}
+    data["recipes"][set_name] = {**data["recipes"].get(set_name, {}), **recipe_key(set_name)}
     write_manifest(data)
     log(f"Lab artifact set {set_name} ready in {MIRROR} ({time.monotonic() - started:.0f} s)")
 

@@ -67,6 +67,18 @@ def test_bad_input_is_refused_before_any_change(tmp_path, case):
     assert recap and all(changed == "0" for _, changed in recap), output
 
 
+def test_a_release_without_a_known_sum_is_refused_before_any_change(tmp_path):
+    # 1.30 is supported, but no kubelet 1.30.99 exists: its sum is in no table.
+    result = run_site(tmp_path, {}, {"cluster_kubernetes_version": "1.30.99"})
+    output = plain(result.stdout + result.stderr)
+    assert result.returncode != 0, output
+    assert "No sha256 is known for kubelet 1.30.99 (amd64)" in output, output
+    assert "artifacts_checksums" in output, output
+    assert "corral.cluster.prepare" not in output, output
+    recap = re.findall(r"^(\S+)\s+: ok=\d+\s+changed=(\d+)", plain(result.stdout), re.M)
+    assert recap and all(changed == "0" for _, changed in recap), output
+
+
 def test_good_inventory_passes_the_same_checks():
     result = run_playbook("preflight.yml")
     assert result.returncode == 0, result.stdout + result.stderr
