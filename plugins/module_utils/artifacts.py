@@ -8,8 +8,6 @@ Layout shared by the mirror and the cache: ``<root>/<upstream host>/<upstream pa
 lab's offline mirror and kubespray's offline files repository lay out their files.
 """
 
-from __future__ import annotations
-
 import fnmatch
 import hashlib
 import os
@@ -20,7 +18,7 @@ import tempfile
 import urllib.error
 import urllib.parse
 import urllib.request
-from dataclasses import dataclass, field
+from typing import NamedTuple, Optional, Tuple
 
 PUBLISHED = "published"
 PINNED = "pinned"
@@ -37,8 +35,7 @@ class ArtifactError(Exception):
     """A problem with an artifact, worded for the person running the playbook."""
 
 
-@dataclass(frozen=True)
-class Artifact:
+class Artifact(NamedTuple):
     """One artifact for one architecture, with everything needed to fetch and verify it."""
 
     name: str
@@ -55,18 +52,27 @@ class Artifact:
         return f"{self.name} {self.version} ({self.arch})"
 
 
-@dataclass
 class Fetched:
     """What fetch() did for one artifact."""
 
-    artifact: Artifact
-    source: str
-    path: str
-    sha256: str = ""
-    downloaded: bool = False
-    extracted: bool = False
-    pending: bool = False  # check mode: would be downloaded or extracted
-    files: list = field(default_factory=list)  # [{"name": installed name, "src": controller path}]
+    def __init__(self, artifact: Artifact, source: str, path: str, sha256: str = "", downloaded: bool = False,
+                 extracted: bool = False, pending: bool = False, files: Optional[list] = None) -> None:
+        self.artifact = artifact
+        self.source = source
+        self.path = path
+        self.sha256 = sha256
+        self.downloaded = downloaded
+        self.extracted = extracted
+        self.pending = pending  # check mode: would be downloaded or extracted
+        self.files = list(files or [])  # [{"name": installed name, "src": controller path}]
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Fetched):
+            return NotImplemented
+        return self.artifact == other.artifact and self.as_dict() == other.as_dict()
+
+    def __repr__(self) -> str:
+        return f"Fetched({self.as_dict()!r})"
 
     def as_dict(self) -> dict:
         return {
@@ -162,7 +168,7 @@ def expected_sha256(name: str, entry: dict, arch: str, pinned: dict, overrides: 
     return normalize_sha256(known)
 
 
-def plan(catalog: dict, hosts: dict, pinned: dict, overrides: dict) -> tuple[list, dict]:
+def plan(catalog: dict, hosts: dict, pinned: dict, overrides: dict) -> Tuple[list, dict]:
     """The artifacts to fetch and, per host, the names it needs.
 
     catalog: name -> {version, url, sha256 (published|pinned), kind, members, optional_members, groups}
@@ -285,7 +291,7 @@ def _matches(basename: str, patterns: tuple) -> bool:
     return any(fnmatch.fnmatchcase(basename, pattern) for pattern in patterns)
 
 
-def extract(artifact: Artifact, tarball: str, sha256: str, write: bool) -> tuple[str, bool]:
+def extract(artifact: Artifact, tarball: str, sha256: str, write: bool) -> Tuple[str, bool]:
     """Extract the members of a verified tarball, flat, into ``<tarball>.d``; (directory, changed).
 
     Kept while its marker names the tarball's sum, so an upgrade (a new file) or a replaced
@@ -330,7 +336,7 @@ def extract(artifact: Artifact, tarball: str, sha256: str, write: bool) -> tuple
     return directory, True
 
 
-def installed_files(artifact: Artifact, path: str, directory: str | None, sha256: str = "") -> list:
+def installed_files(artifact: Artifact, path: str, directory: Optional[str], sha256: str = "") -> list:
     """What goes to the hosts: the binary under its artifact name, or the extracted members."""
     # Each with its sha256, which the hosts' copies are compared with before any transfer.
     if artifact.kind == "binary":

@@ -13,9 +13,8 @@
 Used by the filter plugin corral.cluster.docker (plugins/filter/docker.py).
 """
 
-from __future__ import annotations
-
 import re
+from typing import List, Optional, Tuple
 
 INSTALL_METHODS = ("ce", "legacy", "distro", "static")
 CGROUP_DRIVERS = ("systemd", "cgroupfs")
@@ -108,7 +107,7 @@ KEY_UNTIL = {
 }
 
 
-def key_supported(key: str, version) -> tuple[bool, str]:
+def key_supported(key: str, version) -> Tuple[bool, str]:
     """Whether dockerd of this version accepts the daemon.json key, and why not."""
     version = parse_version(version)
     if key in KEY_UNTIL and version >= KEY_UNTIL[key]:
@@ -161,7 +160,7 @@ SHORT_FLAGS = {
 SAME_SETTING = {"graph": "data-root", "data-root": "graph"}
 
 
-def flag_key(flag: str) -> str | None:
+def flag_key(flag: str) -> Optional[str]:
     """daemon.json key of a dockerd argument ("--exec-opt=x", "-H", "fd://" -> None)."""
     if not flag.startswith("-"):
         return None
@@ -172,7 +171,7 @@ def flag_key(flag: str) -> str | None:
     return FLAG_KEYS.get(name, name)
 
 
-def flag_keys(flags) -> list[str]:
+def flag_keys(flags) -> List[str]:
     keys = []
     for flag in flags or []:
         for part in str(flag).split():
@@ -182,7 +181,7 @@ def flag_keys(flags) -> list[str]:
     return keys
 
 
-def conflicts(flags, config: dict) -> list[str]:
+def conflicts(flags, config: dict) -> List[str]:
     """daemon.json keys that the flags set too (sorted)."""
     found = set()
     for key in flag_keys(flags):
@@ -205,7 +204,7 @@ EL7_DISTRO_FLAGS = [
 SOCKET_FLAGS = ["-H fd://", "--containerd=/run/containerd/containerd.sock"]
 
 
-def builtin_flags(method: str, os_family: str, version) -> list[str]:
+def builtin_flags(method: str, os_family: str, version) -> List[str]:
     """The flags the package's own unit passes to dockerd, which the role keeps.
 
     Packages from Docker 18.09 on (docker-ce, Debian's docker.io) start dockerd from docker.socket
@@ -221,7 +220,7 @@ def builtin_flags(method: str, os_family: str, version) -> list[str]:
     return list(SOCKET_FLAGS)
 
 
-def dockerd_flags(builtin_flags, extra_flags, config: dict) -> list[str]:
+def dockerd_flags(builtin_flags, extra_flags, config: dict) -> List[str]:
     """The flags the role puts on dockerd's command line.
 
     The role's own flags (builtin_flags, e.g. "-H fd://" of a package's socket unit) give way to
@@ -301,7 +300,7 @@ def daemon_config(settings: dict, version) -> dict:
 
 
 def packages(method: str, os_family: str, major, version="", legacy_location="",
-             legacy_release="1.el7.centos", arch="x86_64") -> list[str]:
+             legacy_release="1.el7.centos", arch="x86_64") -> List[str]:
     """Package names (or rpm locations) the install method installs.
 
     version: "" for the newest, else "X.Y.Z" (pinned).
@@ -361,7 +360,7 @@ CONFLICTS = {
 }
 
 
-def conflicting_packages(method: str, os_family: str, installed) -> list[str]:
+def conflicting_packages(method: str, os_family: str, installed) -> List[str]:
     """The installed packages that the install method removes first (sorted)."""
     candidates = CONFLICTS.get(os_family, {}).get(method, [])
     return sorted(set(candidates) & set(installed or []))
@@ -373,7 +372,7 @@ _URL_RE = re.compile(r"^https?://[^/\s]+(/\S*)?$")
 _REGISTRY_RE = re.compile(r"^[A-Za-z0-9.-]+(:[0-9]+)?$|^[0-9.]+/[0-9]+$|^https?://\S+$")
 
 
-def problems(settings: dict) -> list[str]:
+def problems(settings: dict) -> List[str]:
     """Every bad setting, each message naming the variable and the fix. [] means fine.
 
     settings: the daemon_config settings plus install_method, version, legacy_location,

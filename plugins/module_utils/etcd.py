@@ -11,14 +11,10 @@ Member IDs are uint64. ``etcdctl -w json`` prints them as decimal numbers; ``etc
 and ``member update`` take them in hex, as ``etcdctl member list`` (simple) shows them.
 """
 
-from __future__ import annotations
-
 import json
 import re
 import socket
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
-from typing import Any, Optional
+from typing import Any, Callable, Dict, FrozenSet, Iterable, List, Mapping, NamedTuple, Optional, Sequence, Tuple
 from urllib.parse import urlsplit
 
 ENVIRONMENT = {"ETCDCTL_API": "3"}
@@ -106,14 +102,13 @@ class EtcdctlFailed(EtcdError):
 # --- Members --------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Member:
-    """One etcd member as ``etcdctl member list -w json`` shows it."""
+class Member(NamedTuple):
+    """One etcd member as ``etcdctl member list -w json`` shows it (immutable)."""
 
     id: Optional[int]  # None only for a member planned in check mode
     name: str = ""  # empty until the member has started once
-    peer_urls: tuple[str, ...] = ()
-    client_urls: tuple[str, ...] = ()
+    peer_urls: Tuple[str, ...] = ()
+    client_urls: Tuple[str, ...] = ()
     is_learner: bool = False
 
     @property
@@ -128,7 +123,7 @@ class Member:
     def has_peer_urls(self, urls: Iterable[str]) -> bool:
         return url_set(self.peer_urls) == url_set(urls)
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self) -> Dict[str, Any]:
         return {
             "id": self.hex_id,
             "name": self.name,
@@ -178,7 +173,7 @@ def member_from_json(data: Mapping[str, Any]) -> Member:
     )
 
 
-def load_response(stdout: str) -> dict[str, Any]:
+def load_response(stdout: str) -> Dict[str, Any]:
     try:
         data = json.loads(stdout)
     except ValueError as exc:
@@ -188,12 +183,12 @@ def load_response(stdout: str) -> dict[str, Any]:
     return data
 
 
-def parse_members(stdout: str) -> list[Member]:
+def parse_members(stdout: str) -> List[Member]:
     """The members of a ``member list|add|update|remove -w json`` response."""
     return [member_from_json(item) for item in load_response(stdout).get("members") or ()]
 
 
-def parse_added(stdout: str) -> tuple[Member, list[Member]]:
+def parse_added(stdout: str) -> Tuple[Member, List[Member]]:
     """The new member and all members (the new one included) of a ``member add -w json`` response."""
     data = load_response(stdout)
     if not isinstance(data.get("member"), Mapping):
@@ -226,11 +221,11 @@ def normalize_url(url: str) -> str:
     return url.strip().rstrip("/")
 
 
-def url_set(urls: Iterable[str]) -> frozenset[str]:
+def url_set(urls: Iterable[str]) -> FrozenSet[str]:
     return frozenset(normalize_url(url) for url in urls)
 
 
-def url_problems(option: str, urls: Sequence[str]) -> list[str]:
+def url_problems(option: str, urls: Sequence[str]) -> List[str]:
     """Why the URLs of an option are unusable: each must be scheme://host:port with http or https."""
     problems = []
     for url in urls:
@@ -249,17 +244,16 @@ def url_problems(option: str, urls: Sequence[str]) -> list[str]:
 # --- Commands -------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Etcdctl:
+class Etcdctl(NamedTuple):
     """How to run etcdctl against the cluster; builds the argument vectors (no shell, no secrets)."""
 
     path: str
-    endpoints: tuple[str, ...]
+    endpoints: Tuple[str, ...]
     ca_cert: str
     cert: str
     key: str
 
-    def base(self) -> list[str]:
+    def base(self) -> List[str]:
         return [
             self.path,
             f"--endpoints={','.join(self.endpoints)}",
@@ -269,24 +263,24 @@ class Etcdctl:
             "--write-out=json",
         ]
 
-    def list_command(self) -> list[str]:
-        return [*self.base(), "member", "list"]
+    def list_command(self) -> List[str]:
+        return self.base() + ["member", "list"]
 
-    def add_command(self, name: str, peer_urls: Sequence[str], learner: bool = False) -> list[str]:
-        command = [*self.base(), "member", "add", name, f"--peer-urls={','.join(peer_urls)}"]
+    def add_command(self, name: str, peer_urls: Sequence[str], learner: bool = False) -> List[str]:
+        command = self.base() + ["member", "add", name, f"--peer-urls={','.join(peer_urls)}"]
         if learner:
             command.append("--learner")
         return command
 
-    def update_command(self, member_id: int, peer_urls: Sequence[str]) -> list[str]:
-        return [*self.base(), "member", "update", member_id_hex(member_id), f"--peer-urls={','.join(peer_urls)}"]
+    def update_command(self, member_id: int, peer_urls: Sequence[str]) -> List[str]:
+        return self.base() + ["member", "update", member_id_hex(member_id), f"--peer-urls={','.join(peer_urls)}"]
 
-    def remove_command(self, member_id: int) -> list[str]:
-        return [*self.base(), "member", "remove", member_id_hex(member_id)]
+    def remove_command(self, member_id: int) -> List[str]:
+        return self.base() + ["member", "remove", member_id_hex(member_id)]
 
 
 
-def _subcommand(cmd: Sequence[str]) -> list[str]:
+def _subcommand(cmd: Sequence[str]) -> List[str]:
     """``member list`` etc.: the words of a command after the options."""
     words = [word for word in cmd[1:] if not word.startswith("-")]
     return words[:2]
@@ -314,7 +308,7 @@ def is_unreachable(stderr: str) -> bool:
     return any(needle in text for needle in UNREACHABLE)
 
 
-def probe_endpoints(endpoints: Iterable[str], connect: Optional[Callable] = None) -> dict[str, Optional[str]]:
+def probe_endpoints(endpoints: Iterable[str], connect: Optional[Callable] = None) -> Dict[str, Optional[str]]:
     """For each endpoint, None when it accepts a TCP connection (``connect``, by default a real one), else why not."""
     connect = connect or socket.create_connection
     found = {}
@@ -356,22 +350,21 @@ def diagnose(failure: EtcdctlFailed, endpoints: Iterable[str], connect: Optional
     return EtcdctlFailed(failure.cmd, failure.rc, failure.stdout, failure.stderr, hint=hint or None)
 
 
-def run_etcdctl(runner: Runner, cmd: list[str]) -> str:
+def run_etcdctl(runner: Runner, cmd: List[str]) -> str:
     rc, stdout, stderr = runner(cmd)
     if rc != 0:
         raise EtcdctlFailed(cmd, rc, stdout, stderr)
     return stdout
 
 
-def list_members(ctl: Etcdctl, runner: Runner) -> list[Member]:
+def list_members(ctl: Etcdctl, runner: Runner) -> List[Member]:
     return parse_members(run_etcdctl(runner, ctl.list_command()))
 
 
 # --- Decisions ------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Plan:
+class Plan(NamedTuple):
     """What to do: ``action`` is none, add, update or remove; ``member`` the member concerned (if any)."""
 
     action: str
@@ -461,7 +454,7 @@ def converge(
     learner: bool = False,
     check_mode: bool = False,
     connect: Optional[Callable] = None,
-) -> dict[str, Any]:
+) -> Dict[str, Any]:
     """Bring the membership to ``state``; the module's result (without ``failed``).
 
     etcdctl failures raise :class:`EtcdctlFailed`; after a timeout, its hint tells apart endpoints that refuse
@@ -473,7 +466,7 @@ def converge(
         raise diagnose(failure, ctl.endpoints, connect) from None
 
 
-def _converge(ctl, runner, state, name, peer_urls, learner, check_mode) -> dict[str, Any]:
+def _converge(ctl, runner, state, name, peer_urls, learner, check_mode) -> Dict[str, Any]:
     if state not in STATES:
         raise EtcdError(f"state must be one of {', '.join(STATES)}, not {state!r}.")
     members = list_members(ctl, runner)
@@ -486,12 +479,12 @@ def _converge(ctl, runner, state, name, peer_urls, learner, check_mode) -> dict[
     return _present(ctl, runner, members, name, list(peer_urls), learner, check_mode)
 
 
-def _present(ctl, runner, members, name, peer_urls, learner, check_mode) -> dict[str, Any]:
+def _present(ctl, runner, members, name, peer_urls, learner, check_mode) -> Dict[str, Any]:
     plan = plan_present(members, name, peer_urls)
     member = plan.member
     if plan.action == "update":
         if check_mode:
-            member = replace(member, peer_urls=tuple(peer_urls))
+            member = member._replace(peer_urls=tuple(peer_urls))
             members = [member if _same(item, member) else item for item in members]
         else:
             members = parse_members(run_etcdctl(runner, ctl.update_command(member.id, peer_urls)))
@@ -513,7 +506,7 @@ def _present(ctl, runner, members, name, peer_urls, learner, check_mode) -> dict
     }
 
 
-def _absent(ctl, runner, members, name, peer_urls, check_mode) -> dict[str, Any]:
+def _absent(ctl, runner, members, name, peer_urls, check_mode) -> Dict[str, Any]:
     if not name and not peer_urls:
         raise EtcdError("state=absent needs name or peer_urls.")
     plan = plan_absent(members, name, peer_urls)

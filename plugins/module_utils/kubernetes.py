@@ -10,16 +10,14 @@ Settings come from the roles as plain dicts (see each function's docstring); the
 lists of ``--flag=value`` strings (systemd units) or dicts (YAML configuration files).
 """
 
-from __future__ import annotations
-
-from typing import Any, Mapping
+from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 # Kubernetes files on the hosts (every role and the flags below use these).
 CONFIG_DIR = "/etc/kubernetes"
 PKI_DIR = f"{CONFIG_DIR}/pki"
 
 
-def parse_version(version: str) -> tuple[int, int]:
+def parse_version(version: str) -> Tuple[int, int]:
     """(major, minor) of "1.35.8" or "v1.20.2"."""
     parts = str(version).lstrip("v").split(".")
     try:
@@ -60,7 +58,7 @@ KUBELET_FAIL_CGROUP_V1_FIELD = 31
 KUBELET_WEBSOCKET_TRANSLATION = 36
 
 
-def _flags(values: Mapping[str, Any]) -> list[str]:
+def _flags(values: Mapping[str, Any]) -> List[str]:
     """--name=value for each set value (None drops a flag), sorted for stable units."""
     out = []
     for name in sorted(values):
@@ -84,13 +82,13 @@ def _optional_bool(value: Any) -> Any:
     return str(value).strip().lower() in ("true", "yes", "on", "1")
 
 
-def _merged(flags: dict, extra: Mapping[str, Any] | None) -> list[str]:
+def _merged(flags: dict, extra: Optional[Mapping[str, Any]]) -> List[str]:
     # The user's extra flags win; a None value removes one of ours.
     flags.update(extra or {})
     return _flags(flags)
 
 
-def apiserver_args(s: Mapping[str, Any]) -> list[str]:
+def apiserver_args(s: Mapping[str, Any]) -> List[str]:
     """kube-apiserver flags.
 
     s: version, advertise_address, secure_port, etcd_servers (list), service_cidr,
@@ -99,7 +97,7 @@ def apiserver_args(s: Mapping[str, Any]) -> list[str]:
     """
     version = s["version"]
     pki = PKI_DIR
-    flags: dict[str, Any] = {
+    flags: Dict[str, Any] = {
         "advertise-address": s["advertise_address"],
         "bind-address": "0.0.0.0",
         "secure-port": s["secure_port"],
@@ -148,8 +146,8 @@ def apiserver_args(s: Mapping[str, Any]) -> list[str]:
     return _merged(flags, s.get("extra_args"))
 
 
-def _component_common(s: Mapping[str, Any], component: str, kubeconfig: str) -> dict[str, Any]:
-    flags: dict[str, Any] = {
+def _component_common(s: Mapping[str, Any], component: str, kubeconfig: str) -> Dict[str, Any]:
+    flags: Dict[str, Any] = {
         "kubeconfig": kubeconfig,
         "authentication-kubeconfig": kubeconfig,
         "authorization-kubeconfig": kubeconfig,
@@ -163,7 +161,7 @@ def _component_common(s: Mapping[str, Any], component: str, kubeconfig: str) -> 
     return flags
 
 
-def controller_manager_args(s: Mapping[str, Any]) -> list[str]:
+def controller_manager_args(s: Mapping[str, Any]) -> List[str]:
     """kube-controller-manager flags. s: version, cluster_name, service_cidr, pod_cidr,
     allocate_node_cidrs, node_cidr_mask_size, extra_args."""
     pki = PKI_DIR
@@ -192,7 +190,7 @@ def scheduler_uses_config_file(s: Mapping[str, Any]) -> bool:
     return since(s["version"], INSECURE_PORT_FLAG_GONE["kube-scheduler"])
 
 
-def scheduler_args(s: Mapping[str, Any]) -> list[str]:
+def scheduler_args(s: Mapping[str, Any]) -> List[str]:
     """kube-scheduler flags. s: version, extra_args."""
     flags = _component_common(s, "kube-scheduler", f"{CONFIG_DIR}/scheduler.conf")
     if scheduler_uses_config_file(s):
@@ -201,7 +199,7 @@ def scheduler_args(s: Mapping[str, Any]) -> list[str]:
     return _merged(flags, s.get("extra_args"))
 
 
-def scheduler_config(s: Mapping[str, Any]) -> dict[str, Any]:
+def scheduler_config(s: Mapping[str, Any]) -> Dict[str, Any]:
     """KubeSchedulerConfiguration (used from 1.23 on). s: version."""
     api = "v1" if since(s["version"], SCHEDULER_CONFIG_V1) else "v1beta2"
     return {
@@ -225,10 +223,10 @@ def kubelet_uses_dockershim(s: Mapping[str, Any]) -> bool:
     return s["container_runtime"] == "docker" and not since(s["version"], KUBELET_DOCKERSHIM_GONE)
 
 
-def kubelet_args(s: Mapping[str, Any]) -> list[str]:
+def kubelet_args(s: Mapping[str, Any]) -> List[str]:
     """kubelet flags (the rest is in its KubeletConfiguration). s: version, node_name, node_ip,
     container_runtime, pause_image, extra_args."""
-    flags: dict[str, Any] = {
+    flags: Dict[str, Any] = {
         "config": "/var/lib/kubelet/config.yaml",
         "kubeconfig": f"{CONFIG_DIR}/kubelet.conf",
         "hostname-override": s["node_name"],
@@ -248,12 +246,12 @@ def kubelet_args(s: Mapping[str, Any]) -> list[str]:
     return _merged(flags, s.get("extra_args"))
 
 
-def kubelet_config(s: Mapping[str, Any]) -> dict[str, Any]:
+def kubelet_config(s: Mapping[str, Any]) -> Dict[str, Any]:
     """KubeletConfiguration. s: version, container_runtime, cgroup_driver, cluster_dns,
     cluster_domain, rotate_server_certificates, fail_swap_on, fail_cgroup_v1 (optional), max_pods,
     register_with_taints (list of taints), extra_config (dict merged last)."""
     pki = PKI_DIR
-    config: dict[str, Any] = {
+    config: Dict[str, Any] = {
         "apiVersion": "kubelet.config.k8s.io/v1beta1",
         "kind": "KubeletConfiguration",
         "authentication": {
@@ -291,10 +289,10 @@ def kubelet_config(s: Mapping[str, Any]) -> dict[str, Any]:
     return config
 
 
-def kube_proxy_config(s: Mapping[str, Any]) -> dict[str, Any]:
+def kube_proxy_config(s: Mapping[str, Any]) -> Dict[str, Any]:
     """KubeProxyConfiguration. s: node_name, node_ip, mode, pod_cidr, conntrack_max_per_core,
     extra_config."""
-    config: dict[str, Any] = {
+    config: Dict[str, Any] = {
         "apiVersion": "kubeproxy.config.k8s.io/v1alpha1",
         "kind": "KubeProxyConfiguration",
         "clientConnection": {"kubeconfig": f"{CONFIG_DIR}/kube-proxy.conf"},

@@ -12,17 +12,13 @@ within ``renew_before_days`` of expiry and carries the subject, SANs and usages 
 Anything else is reissued (with the existing key when that key is good) and the reason reported.
 """
 
-from __future__ import annotations
-
 import base64
 import datetime
 import ipaddress
 import os
 import tempfile
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional, Union
+from typing import Any, Dict, Iterable, List, Mapping, NamedTuple, Optional, Sequence, Tuple, Union
 
 import netaddr
 from cryptography import x509
@@ -65,18 +61,17 @@ ENCRYPTION_KEY = "secrets-encryption"
 # --- The plan -------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class CertSpec:
+class CertSpec(NamedTuple):
     """One certificate (or, for profile ``keypair``, one bare key pair) of the cluster PKI."""
 
     name: str  # path under the PKI directory without extension, e.g. etcd/server-node1
     profile: str  # ca, server, client, peer or keypair
     common_name: str = ""
-    organizations: tuple[str, ...] = ()
+    organizations: Tuple[str, ...] = ()
     issuer: Optional[str] = None  # name of the issuing CA; None for a CA (self-signed) and a key pair
-    dns_names: tuple[str, ...] = ()
-    ip_addresses: tuple[str, ...] = ()
-    hosts: tuple[str, ...] = ()  # inventory hosts that receive the certificate (and a leaf's key)
+    dns_names: Tuple[str, ...] = ()
+    ip_addresses: Tuple[str, ...] = ()
+    hosts: Tuple[str, ...] = ()  # inventory hosts that receive the certificate (and a leaf's key)
 
     @property
     def key_file(self) -> str:
@@ -88,7 +83,7 @@ class CertSpec:
             return self.key_file
         return f"{self.name}.pub" if self.profile == "keypair" else f"{self.name}.crt"
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self) -> Dict[str, Any]:
         return {
             "name": self.name,
             "profile": self.profile,
@@ -104,11 +99,11 @@ class CertSpec:
 
 
 def apiserver_sans(
-    control_plane_nodes: Iterable[tuple[str, str]],
+    control_plane_nodes: Iterable[Tuple[str, str]],
     service_cidr: str,
     cluster_domain: str,
     extra_sans: Iterable[str] = (),
-) -> tuple[list[str], list[str]]:
+) -> Tuple[List[str], List[str]]:
     """(DNS names, IP addresses) kube-apiserver is reached at, sorted and without duplicates.
 
     ``control_plane_nodes`` holds (node name, node IP) pairs; ``extra_sans`` load-balancer or
@@ -137,7 +132,7 @@ def apiserver_sans(
     return sorted(dns), [str(ip) for ip in sorted(ips)]
 
 
-def certificate_plan(inventory: Mapping[str, Any]) -> list[CertSpec]:
+def certificate_plan(inventory: Mapping[str, Any]) -> List[CertSpec]:
     """Every CA, certificate and key pair of the cluster, CAs first.
 
     ``inventory`` is a plain dict: ``groups`` (group -> inventory hostnames), ``hosts``
@@ -240,21 +235,31 @@ def certificate_plan(inventory: Mapping[str, Any]) -> list[CertSpec]:
 # --- Reconciling the directory with the plan --------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Options:
+class Options(NamedTuple):
     ca_days: int = DEFAULT_CA_DAYS
     cert_days: int = DEFAULT_CERT_DAYS
     renew_before_days: int = DEFAULT_RENEW_BEFORE_DAYS
     key_type: str = "rsa"
 
 
-@dataclass
 class Changes:
     """What a reconcile run created or renewed (or would have, in check mode)."""
 
-    created: list[str] = field(default_factory=list)  # files
-    renewed: list[dict[str, Any]] = field(default_factory=list)  # {"file": ..., "reasons": [...]}
-    permissions_fixed: list[str] = field(default_factory=list)  # key files made 0600
+    def __init__(self, created: Optional[List[str]] = None, renewed: Optional[List[Dict[str, Any]]] = None,
+                 permissions_fixed: Optional[List[str]] = None) -> None:
+        self.created = list(created or [])  # files
+        self.renewed = list(renewed or [])  # {"file": ..., "reasons": [...]}
+        self.permissions_fixed = list(permissions_fixed or [])  # key files made 0600
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Changes):
+            return NotImplemented
+        return (self.created, self.renewed, self.permissions_fixed) == (
+            other.created, other.renewed, other.permissions_fixed)
+
+    def __repr__(self) -> str:
+        return (f"Changes(created={self.created!r}, renewed={self.renewed!r}, "
+                f"permissions_fixed={self.permissions_fixed!r})")
 
     @property
     def changed(self) -> bool:
@@ -267,8 +272,7 @@ class Changes:
             self.created.append(file)
 
 
-@dataclass
-class _Issued:
+class _Issued(NamedTuple):
     """A CA as known to the run: its key and certificate (None in check mode when not yet written)."""
 
     key: Optional[PrivateKey]
@@ -289,7 +293,7 @@ def reconcile(
     root = Path(pki_dir)
     now = now or datetime.datetime.now(datetime.timezone.utc)
     changes = Changes()
-    cas: dict[str, _Issued] = {}
+    cas: Dict[str, _Issued] = {}
     if write:
         _ensure_dir(root)
     for spec in plan:
@@ -359,7 +363,7 @@ def _inspect(
     options: Options,
     issuer: Optional[x509.Certificate],
     now: datetime.datetime,
-) -> tuple[Optional[PrivateKey], Optional[x509.Certificate], list[str]]:
+) -> Tuple[Optional[PrivateKey], Optional[x509.Certificate], List[str]]:
     """The usable key and certificate found for ``spec``, and why the certificate must be (re)issued.
 
     ``issuer`` is the certificate of the signing CA; None for a CA, which signs itself.
@@ -410,7 +414,7 @@ def certificate_problems(
     issuer: x509.Certificate,
     renew_before_days: int,
     now: datetime.datetime,
-) -> list[str]:
+) -> List[str]:
     """Why ``cert`` may not be kept (an empty list when it may)."""
     problems = []
     if public_pem(key) != _public_key_pem(cert.public_key()):
@@ -421,19 +425,19 @@ def certificate_problems(
             if spec.issuer
             else "the certificate is not self-signed"
         )
-    days_left = (cert.not_valid_after_utc - now).total_seconds() / 86400
+    days_left = (valid_until(cert) - now).total_seconds() / 86400
     if days_left < 0:
-        problems.append(f"the certificate expired on {cert.not_valid_after_utc:%Y-%m-%d}")
+        problems.append(f"the certificate expired on {valid_until(cert):%Y-%m-%d}")
     elif days_left < renew_before_days:
         problems.append(
-            f"the certificate expires on {cert.not_valid_after_utc:%Y-%m-%d}, "
+            f"the certificate expires on {valid_until(cert):%Y-%m-%d}, "
             f"within renew_before_days ({renew_before_days})"
         )
     problems += _differences(describe(cert), _planned(spec))
     return problems
 
 
-def describe(cert: x509.Certificate) -> dict[str, Any]:
+def describe(cert: x509.Certificate) -> Dict[str, Any]:
     """The parts of a certificate the plan fixes: subject, SANs and usages."""
     try:
         san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
@@ -459,7 +463,7 @@ def describe(cert: x509.Certificate) -> dict[str, Any]:
     }
 
 
-def _planned(spec: CertSpec) -> dict[str, Any]:
+def _planned(spec: CertSpec) -> Dict[str, Any]:
     return {
         "common name": [spec.common_name],
         "organizations": sorted(spec.organizations),
@@ -470,7 +474,7 @@ def _planned(spec: CertSpec) -> dict[str, Any]:
     }
 
 
-def _differences(actual: Mapping[str, Any], planned: Mapping[str, Any]) -> list[str]:
+def _differences(actual: Mapping[str, Any], planned: Mapping[str, Any]) -> List[str]:
     return [
         f"its {what} changed from {_show(actual[what])} to {_show(planned[what])}"
         for what in planned
@@ -499,7 +503,7 @@ def key_matches_type(key: Any, key_type: str) -> bool:
     return isinstance(key, rsa.RSAPrivateKey) and key.key_size >= RSA_KEY_SIZE
 
 
-def load_key(path: Path, key_type: str) -> tuple[Optional[PrivateKey], Optional[str]]:
+def load_key(path: Path, key_type: str) -> Tuple[Optional[PrivateKey], Optional[str]]:
     """(key, None) for a usable key; (None, why not) otherwise, (None, None) when simply absent."""
     if not path.exists():
         return None, None
@@ -512,7 +516,7 @@ def load_key(path: Path, key_type: str) -> tuple[Optional[PrivateKey], Optional[
     return key, None
 
 
-def load_certificate(path: Path) -> tuple[Optional[x509.Certificate], Optional[str]]:
+def load_certificate(path: Path) -> Tuple[Optional[x509.Certificate], Optional[str]]:
     """(certificate, None) when readable; (None, why not) otherwise, (None, None) when absent."""
     if not path.exists():
         return None, None
@@ -520,6 +524,18 @@ def load_certificate(path: Path) -> tuple[Optional[x509.Certificate], Optional[s
         return x509.load_pem_x509_certificate(path.read_bytes()), None
     except ValueError:
         return None, f"the certificate {path.name} is unreadable"
+
+
+def valid_until(cert: x509.Certificate) -> datetime.datetime:
+    """The certificate's end of validity in UTC (timezone-aware).
+
+    cryptography 42 added ``not_valid_after_utc``; older releases (the last for Python 3.6 is 40)
+    only have the naive ``not_valid_after``, which is UTC.
+    """
+    value = getattr(cert, "not_valid_after_utc", None)
+    if value is None:
+        value = cert.not_valid_after.replace(tzinfo=datetime.timezone.utc)
+    return value
 
 
 def is_signed_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
@@ -558,7 +574,7 @@ def build_certificate(
     not_after = now + datetime.timedelta(days=days)
     if ca_cert is not None:
         # A certificate outliving its CA would fail verification anyway; renewal catches up with the CA.
-        not_after = min(not_after, ca_cert.not_valid_after_utc)
+        not_after = min(not_after, valid_until(ca_cert))
     is_ca = spec.profile == "ca"
     builder = (
         x509.CertificateBuilder()
@@ -577,7 +593,9 @@ def build_certificate(
             x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False
         )
     if PROFILES[spec.profile]:
-        builder = builder.add_extension(x509.ExtendedKeyUsage(sorted(PROFILES[spec.profile], key=str)), critical=False)
+        # Sorted by dotted string: str() of an OID panics in cryptography 40's Rust code on Python 3.6.
+        usages = sorted(PROFILES[spec.profile], key=lambda oid: oid.dotted_string)
+        builder = builder.add_extension(x509.ExtendedKeyUsage(usages), critical=False)
     sans = [x509.DNSName(name) for name in spec.dns_names]
     sans += [x509.IPAddress(ipaddress.ip_address(ip)) for ip in spec.ip_addresses]
     if sans:
@@ -680,14 +698,13 @@ def _ensure_dir(path: Path) -> None:
 # --- Expiry -----------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class ExpiryRow:
+class ExpiryRow(NamedTuple):
     file: str
     common_name: str
     not_after: Optional[str]  # ISO 8601, UTC; None when unreadable
     days_left: Optional[int]
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self) -> Dict[str, Any]:
         return {
             "file": self.file,
             "common_name": self.common_name,
@@ -696,7 +713,7 @@ class ExpiryRow:
         }
 
 
-def expiry_report(pki_dir: Union[str, Path], now: Optional[datetime.datetime] = None) -> list[ExpiryRow]:
+def expiry_report(pki_dir: Union[str, Path], now: Optional[datetime.datetime] = None) -> List[ExpiryRow]:
     """One row per certificate (*.crt) under ``pki_dir``, by file name; days left rounded down."""
     root = Path(pki_dir)
     now = now or datetime.datetime.now(datetime.timezone.utc)
@@ -707,7 +724,7 @@ def expiry_report(pki_dir: Union[str, Path], now: Optional[datetime.datetime] = 
         if cert is None:
             rows.append(ExpiryRow(relative, f"({problem})", None, None))
             continue
-        not_after = cert.not_valid_after_utc
+        not_after = valid_until(cert)
         common_name = (_attributes(cert.subject, NameOID.COMMON_NAME) or [""])[0]
         rows.append(ExpiryRow(relative, common_name, not_after.isoformat(), (not_after - now).days))
     return rows
@@ -716,7 +733,7 @@ def expiry_report(pki_dir: Union[str, Path], now: Optional[datetime.datetime] = 
 # --- Helpers ----------------------------------------------------------------------------------
 
 
-def _attributes(name: x509.Name, oid: x509.ObjectIdentifier) -> list[str]:
+def _attributes(name: x509.Name, oid: x509.ObjectIdentifier) -> List[str]:
     return [str(attribute.value) for attribute in name.get_attributes_for_oid(oid)]
 
 
@@ -724,5 +741,5 @@ def _key_description(key_type: str) -> str:
     return "ECDSA P-256" if key_type == "ecdsa" else f"RSA {RSA_KEY_SIZE}-bit or larger"
 
 
-def _unique(items: Iterable[str]) -> list[str]:
+def _unique(items: Iterable[str]) -> List[str]:
     return list(dict.fromkeys(items))

@@ -8,9 +8,7 @@ appending hosts never moves an existing node's pods. Every node routes each othe
 subnet via that node's address: no overlay, the hosts share one L2/L3 network.
 """
 
-from __future__ import annotations
-
-from typing import Any, Mapping, Optional
+from typing import Any, Dict, List, Mapping, Optional
 
 import netaddr
 
@@ -21,7 +19,7 @@ class PodNetworkError(ValueError):
 
 def assign_pod_cidrs(
     nodes: Mapping[str, Mapping[str, Any]], pod_cidr: str, node_prefix: int
-) -> dict[str, str]:
+) -> Dict[str, str]:
     """Inventory host -> pod subnet. nodes: host -> {node_ip, pod_cidr (optional pin)}."""
     network = netaddr.IPNetwork(pod_cidr)
     prefix = int(node_prefix)
@@ -32,8 +30,8 @@ def assign_pod_cidrs(
             f"({pod_cidr}) and at most /{max_prefix}."
         )
     subnets = network.subnet(prefix)
-    assigned: dict[str, str] = {}
-    taken: dict[str, str] = {}
+    assigned: Dict[str, str] = {}
+    taken: Dict[str, str] = {}
     for host, node in nodes.items():
         pinned = node.get("pod_cidr")
         if not pinned:
@@ -68,7 +66,7 @@ def _next_free(subnets: Any, taken: Mapping[str, str]) -> Optional[str]:
     return None
 
 
-def routes_for(host: str, nodes: Mapping[str, Mapping[str, Any]], cidrs: Mapping[str, str]) -> list[dict[str, str]]:
+def routes_for(host: str, nodes: Mapping[str, Mapping[str, Any]], cidrs: Mapping[str, str]) -> List[Dict[str, str]]:
     """The routes ``host`` needs: each other node's pod subnet via that node's address."""
     return [
         {"dest": cidrs[other], "via": str(node["node_ip"])}

@@ -10,12 +10,8 @@ each as one sentence naming the offending host or variable and the fix.
 This module is also the single place that says what corral.cluster supports.
 """
 
-from __future__ import annotations
-
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any, Optional, TypedDict
+from typing import Any, Callable, Dict, Iterable, List, Mapping, NamedTuple, Optional, Sequence, Tuple
 
 import netaddr
 
@@ -28,12 +24,11 @@ NETWORK_PLUGINS = ("bridge", "flannel", "calico")
 CGROUP_DRIVERS = ("systemd", "cgroupfs")
 
 
-@dataclass(frozen=True)
-class OsSupport:
+class OsSupport(NamedTuple):
     """Distributions (ansible_facts.distribution) and major versions supported for an OS family."""
 
-    distributions: tuple[str, ...]
-    major_versions: tuple[str, ...]
+    distributions: Tuple[str, ...]
+    major_versions: Tuple[str, ...]
 
 
 SUPPORTED_OS = {
@@ -70,37 +65,37 @@ _DNS_SUBDOMAIN_MAX = 253
 # --- Input ----------------------------------------------------------------------------------
 
 
-class HostSpec(TypedDict):
-    """What the checks need to know about one inventory host (with gathered facts)."""
-
-    node_name: Optional[str]
-    node_ip: Optional[str]
-    os_family: Optional[str]
-    distribution: Optional[str]
-    distribution_major_version: Optional[str]
-    node_network: Optional[str]  # CIDR of the interface holding node_ip, None if none does
-
-
-class Options(TypedDict, total=False):
-    required_groups: Sequence[str]
-    etcd_allow_even_members: bool
+# Plain dicts (typing.TypedDict would need Python 3.8; this module also runs on 3.6).
+#
+# HostSpec, what the checks need to know about one inventory host (with gathered facts):
+#   node_name, node_ip, os_family, distribution, distribution_major_version (each str or None),
+#   node_network (CIDR of the interface holding node_ip, None if none does).
+# Options: required_groups (sequence of group names), etcd_allow_even_members (bool); both optional.
+# Spec, all keys optional: settings (cluster_* variable name -> value), groups (group name ->
+#   inventory hostnames), hosts (inventory hostname -> HostSpec; hosts without facts are absent),
+#   options (Options).
+HostSpec = Mapping[str, Optional[str]]
+Options = Mapping[str, Any]
+Spec = Mapping[str, Any]
 
 
-class Spec(TypedDict, total=False):
-    settings: Mapping[str, Any]  # cluster_* variable name -> value
-    groups: Mapping[str, Sequence[str]]  # group name -> inventory hostnames
-    hosts: Mapping[str, HostSpec]  # inventory hostname -> host; hosts without facts are absent
-    options: Options
-
-
-@dataclass(frozen=True, eq=False)
 class Node:
-    """A checked host, with its addresses parsed (None when missing or invalid)."""
+    """A checked host, with its addresses parsed (None when missing or invalid).
 
-    host: str
-    spec: HostSpec
-    ip: Optional[netaddr.IPAddress]
-    network: Optional[netaddr.IPNetwork]
+    Read-only by convention; equal only to itself (two hosts may look alike).
+    """
+
+    __slots__ = ("host", "spec", "ip", "network")
+
+    def __init__(self, host: str, spec: HostSpec, ip: Optional[netaddr.IPAddress],
+                 network: Optional[netaddr.IPNetwork]) -> None:
+        self.host = host
+        self.spec = spec
+        self.ip = ip
+        self.network = network
+
+    def __repr__(self) -> str:
+        return f"Node(host={self.host!r}, spec={self.spec!r}, ip={self.ip!r}, network={self.network!r})"
 
     @property
     def usable_ip(self) -> Optional[netaddr.IPAddress]:
@@ -111,7 +106,7 @@ class Node:
 # --- Entry point ----------------------------------------------------------------------------
 
 
-def validate(spec: Spec) -> list[str]:
+def validate(spec: Spec) -> List[str]:
     """Return every problem found in the spec (an empty list when all is well)."""
     settings = spec.get("settings", {})
     groups = spec.get("groups", {})
@@ -148,7 +143,7 @@ def validate(spec: Spec) -> list[str]:
     return problems
 
 
-def _check_networks(settings: Mapping[str, Any], groups: Mapping[str, Sequence[str]], nodes: list[Node]) -> list[str]:
+def _check_networks(settings: Mapping[str, Any], groups: Mapping[str, Sequence[str]], nodes: List[Node]) -> List[str]:
     """Checks on the pod and Service ranges; those needing a range run only once it parses."""
     pod, problems = parse_cidr("cluster_pod_cidr", settings.get("cluster_pod_cidr"))
     service, service_problems = parse_cidr("cluster_service_cidr", settings.get("cluster_service_cidr"))
@@ -171,17 +166,17 @@ def _check_networks(settings: Mapping[str, Any], groups: Mapping[str, Sequence[s
 # --- Inventory layout -----------------------------------------------------------------------
 
 
-def checked_hosts(groups: Mapping[str, Sequence[str]]) -> list[str]:
+def checked_hosts(groups: Mapping[str, Sequence[str]]) -> List[str]:
     """All hosts of the given groups, once each, in inventory order."""
     return _unique(host for members in groups.values() for host in members)
 
 
-def kubernetes_hosts(groups: Mapping[str, Sequence[str]]) -> list[str]:
+def kubernetes_hosts(groups: Mapping[str, Sequence[str]]) -> List[str]:
     """Hosts that become Kubernetes nodes (and each need a pod subnet)."""
     return _unique(host for group in ("k8s_cluster", *KUBERNETES_GROUPS) for host in groups.get(group, ()))
 
 
-def check_required_groups(groups: Mapping[str, Sequence[str]], required: Iterable[str]) -> list[str]:
+def check_required_groups(groups: Mapping[str, Sequence[str]], required: Iterable[str]) -> List[str]:
     hints = {
         "etcd": " (etcd needs an odd number of members: 1, 3 or 5)",
         "kube_control_plane": " (the hosts running kube-apiserver, the controller manager and the scheduler)",
@@ -194,7 +189,7 @@ def check_required_groups(groups: Mapping[str, Sequence[str]], required: Iterabl
     ]
 
 
-def check_k8s_cluster_parent(groups: Mapping[str, Sequence[str]]) -> list[str]:
+def check_k8s_cluster_parent(groups: Mapping[str, Sequence[str]]) -> List[str]:
     # The playbooks target k8s_cluster; a Kubernetes host outside it would silently be skipped.
     parent = set(groups.get("k8s_cluster", ()))
     orphans = [host for group in KUBERNETES_GROUPS for host in groups.get(group, ()) if host not in parent]
@@ -207,7 +202,7 @@ def check_k8s_cluster_parent(groups: Mapping[str, Sequence[str]]) -> list[str]:
     ]
 
 
-def check_etcd_member_count(groups: Mapping[str, Sequence[str]], allow_even: bool) -> list[str]:
+def check_etcd_member_count(groups: Mapping[str, Sequence[str]], allow_even: bool) -> List[str]:
     # An empty etcd group is reported by check_required_groups.
     count = len(_unique(groups.get("etcd", ())))
     if count == 0 or count % 2 == 1 or allow_even:
@@ -218,7 +213,7 @@ def check_etcd_member_count(groups: Mapping[str, Sequence[str]], allow_even: boo
     ]
 
 
-def check_hosts_have_facts(groups: Mapping[str, Sequence[str]], hosts: Mapping[str, HostSpec]) -> list[str]:
+def check_hosts_have_facts(groups: Mapping[str, Sequence[str]], hosts: Mapping[str, HostSpec]) -> List[str]:
     # Every later check needs the whole cluster: one host missing hides duplicates and overlaps.
     return [
         f"Host '{host}' has no facts: it was unreachable or left out by --limit. "
@@ -232,7 +227,7 @@ def check_hosts_have_facts(groups: Mapping[str, Sequence[str]], hosts: Mapping[s
 # --- Nodes ----------------------------------------------------------------------------------
 
 
-def check_node_ips(nodes: Iterable[Node]) -> list[str]:
+def check_node_ips(nodes: Iterable[Node]) -> List[str]:
     problems = []
     for node in nodes:
         value = node.spec.get("node_ip")
@@ -249,7 +244,7 @@ def check_node_ips(nodes: Iterable[Node]) -> list[str]:
     return problems
 
 
-def check_node_ips_usable(nodes: Iterable[Node]) -> list[str]:
+def check_node_ips_usable(nodes: Iterable[Node]) -> List[str]:
     # Typically ansible_host: 127.0.0.1 with a forwarded SSH port (Vagrant), taken as the default node IP.
     return [
         f"Host '{node.host}': node IP {node.ip} is a loopback, multicast or reserved address that other hosts "
@@ -259,7 +254,7 @@ def check_node_ips_usable(nodes: Iterable[Node]) -> list[str]:
     ]
 
 
-def check_node_ips_on_hosts(nodes: Iterable[Node]) -> list[str]:
+def check_node_ips_on_hosts(nodes: Iterable[Node]) -> List[str]:
     # etcd and the kubelet bind to the node IP; ansible_host may be a NAT or load-balancer address.
     return [
         f"Host '{node.host}': node IP {node.ip} is on none of its network interfaces: "
@@ -269,7 +264,7 @@ def check_node_ips_on_hosts(nodes: Iterable[Node]) -> list[str]:
     ]
 
 
-def check_node_names(nodes: Iterable[Node]) -> list[str]:
+def check_node_names(nodes: Iterable[Node]) -> List[str]:
     problems = []
     for node in nodes:
         name = node.spec.get("node_name")
@@ -285,9 +280,9 @@ def check_node_names(nodes: Iterable[Node]) -> list[str]:
     return problems
 
 
-def check_unique(nodes: Iterable[Node], what: str, key: Callable[[Node], Optional[str]], variable: str) -> list[str]:
+def check_unique(nodes: Iterable[Node], what: str, key: Callable[[Node], Optional[str]], variable: str) -> List[str]:
     """Report values of ``key(node)`` shared by several hosts (None values are ignored)."""
-    owners: dict[str, list[str]] = {}
+    owners: Dict[str, List[str]] = {}
     for node in nodes:
         value = key(node)
         if value:
@@ -300,7 +295,7 @@ def check_unique(nodes: Iterable[Node], what: str, key: Callable[[Node], Optiona
     ]
 
 
-def check_operating_systems(nodes: Iterable[Node]) -> list[str]:
+def check_operating_systems(nodes: Iterable[Node]) -> List[str]:
     problems = []
     for node in nodes:
         family = node.spec.get("os_family")
@@ -327,7 +322,7 @@ def supported_os_description() -> str:
 # --- Settings -------------------------------------------------------------------------------
 
 
-def check_kubernetes_version(version: Any) -> list[str]:
+def check_kubernetes_version(version: Any) -> List[str]:
     text = str(version)
     oldest = f"{KUBERNETES_MAJOR}.{KUBERNETES_MINORS[0]}"
     newest = f"{KUBERNETES_MAJOR}.{KUBERNETES_MINORS[-1]}"
@@ -348,13 +343,13 @@ def check_kubernetes_version(version: Any) -> list[str]:
     ]
 
 
-def check_choice(variable: str, value: Any, choices: Sequence[str]) -> list[str]:
+def check_choice(variable: str, value: Any, choices: Sequence[str]) -> List[str]:
     if value in choices:
         return []
     return [f"{variable} '{value}' is not supported: set it to one of {', '.join(choices)}."]
 
 
-def check_cluster_name(name: Any) -> list[str]:
+def check_cluster_name(name: Any) -> List[str]:
     # Ends up in kubeconfig context names, certificate subjects and file names.
     if isinstance(name, str) and _CLUSTER_NAME_RE.fullmatch(name):
         return []
@@ -364,7 +359,7 @@ def check_cluster_name(name: Any) -> list[str]:
     ]
 
 
-def check_cluster_domain(domain: Any) -> list[str]:
+def check_cluster_domain(domain: Any) -> List[str]:
     if isinstance(domain, str) and is_dns_subdomain(domain):
         return []
     return [
@@ -373,7 +368,7 @@ def check_cluster_domain(domain: Any) -> list[str]:
     ]
 
 
-def check_registry_mirrors(mirrors: Any) -> list[str]:
+def check_registry_mirrors(mirrors: Any) -> List[str]:
     if not isinstance(mirrors, (list, tuple)):
         return [
             f"cluster_registry_mirrors must be a list of URLs, not {mirrors!r}: "
@@ -387,7 +382,7 @@ def check_registry_mirrors(mirrors: Any) -> list[str]:
     ]
 
 
-def check_image_registry(registry: Any) -> list[str]:
+def check_image_registry(registry: Any) -> List[str]:
     # Prefixed to repository names (REGISTRY/pause:TAG): a host, an optional port and path, no scheme.
     if isinstance(registry, str) and re.fullmatch(r"[a-z0-9]([-a-z0-9.]*[a-z0-9])?(:\d{1,5})?(/[a-z0-9._/-]+)?",
                                                   registry) and not registry.endswith("/"):
@@ -398,7 +393,7 @@ def check_image_registry(registry: Any) -> list[str]:
     ]
 
 
-def check_apiserver_endpoint(endpoint: Any) -> list[str]:
+def check_apiserver_endpoint(endpoint: Any) -> List[str]:
     if endpoint == "" or (isinstance(endpoint, str) and re.fullmatch(r"https://[^/\s:]+(:\d{1,5})?/?", endpoint)):
         return []
     return [
@@ -410,7 +405,7 @@ def check_apiserver_endpoint(endpoint: Any) -> list[str]:
 # --- Pod and Service networks ---------------------------------------------------------------
 
 
-def parse_cidr(variable: str, value: Any) -> tuple[Optional[netaddr.IPNetwork], list[str]]:
+def parse_cidr(variable: str, value: Any) -> Tuple[Optional[netaddr.IPNetwork], List[str]]:
     """Parse an IPv4 range written in CIDR notation; return (range or None, problems)."""
     text = str(value).strip()
     if "," in text or ":" in text:
@@ -430,7 +425,7 @@ def parse_cidr(variable: str, value: Any) -> tuple[Optional[netaddr.IPNetwork], 
     return network, []
 
 
-def parse_pod_node_prefix(value: Any, pod: Optional[netaddr.IPNetwork]) -> tuple[Optional[int], list[str]]:
+def parse_pod_node_prefix(value: Any, pod: Optional[netaddr.IPNetwork]) -> Tuple[Optional[int], List[str]]:
     """Parse cluster_pod_node_prefix; return (prefix or None, problems)."""
     # A string of digits is fine (extra vars are strings); "/24" is not, the templates use the bare number.
     if isinstance(value, bool) or not re.fullmatch(r"\d{1,2}", str(value).strip()):
@@ -450,7 +445,7 @@ def parse_pod_node_prefix(value: Any, pod: Optional[netaddr.IPNetwork]) -> tuple
     return prefix, []
 
 
-def check_pod_cidr_capacity(pod: netaddr.IPNetwork, node_prefix: int, node_count: int) -> list[str]:
+def check_pod_cidr_capacity(pod: netaddr.IPNetwork, node_prefix: int, node_count: int) -> List[str]:
     available = 2 ** (node_prefix - pod.prefixlen)
     if node_count <= available:
         return []
@@ -465,7 +460,7 @@ def check_pod_cidr_capacity(pod: netaddr.IPNetwork, node_prefix: int, node_count
     ]
 
 
-def check_service_cidr_size(service: netaddr.IPNetwork) -> list[str]:
+def check_service_cidr_size(service: netaddr.IPNetwork) -> List[str]:
     if service.prefixlen < SERVICE_CIDR_MIN_PREFIX:
         return [
             f"cluster_service_cidr {service} is too large: kube-apiserver refuses IPv4 Service ranges larger "
@@ -480,7 +475,7 @@ def check_service_cidr_size(service: netaddr.IPNetwork) -> list[str]:
     return []
 
 
-def check_cidrs_disjoint(pod: netaddr.IPNetwork, service: netaddr.IPNetwork) -> list[str]:
+def check_cidrs_disjoint(pod: netaddr.IPNetwork, service: netaddr.IPNetwork) -> List[str]:
     if not _overlap(pod, service):
         return []
     return [
@@ -489,11 +484,11 @@ def check_cidrs_disjoint(pod: netaddr.IPNetwork, service: netaddr.IPNetwork) -> 
     ]
 
 
-def check_cidr_clear_of_nodes(variable: str, cidr: netaddr.IPNetwork, nodes: Iterable[Node]) -> list[str]:
+def check_cidr_clear_of_nodes(variable: str, cidr: netaddr.IPNetwork, nodes: Iterable[Node]) -> List[str]:
     # Traffic to a node would be routed into the pod or Service network instead (and vice versa).
     nodes = list(nodes)
     holding_ip = [node for node in nodes if node.ip is not None and node.ip in cidr]
-    overlapping: dict[netaddr.IPNetwork, list[str]] = {}
+    overlapping: Dict[netaddr.IPNetwork, List[str]] = {}
     for node in nodes:
         # A host whose IP is inside is reported once, by the message above.
         if node not in holding_ip and node.network is not None and _overlap(node.network, cidr):
@@ -513,7 +508,7 @@ def check_cidr_clear_of_nodes(variable: str, cidr: netaddr.IPNetwork, nodes: Ite
     return problems
 
 
-def check_dns_ip(value: Any, service: Optional[netaddr.IPNetwork]) -> list[str]:
+def check_dns_ip(value: Any, service: Optional[netaddr.IPNetwork]) -> List[str]:
     # Without a valid range there is nothing to compare with, and the default (nthhost(10) of
     # the range) is the string "False": the range is reported already.
     if service is None:
@@ -563,7 +558,7 @@ def _overlap(first: netaddr.IPNetwork, second: netaddr.IPNetwork) -> bool:
     return first.first <= second.last and second.first <= first.last
 
 
-def _unique(items: Iterable[str]) -> list[str]:
+def _unique(items: Iterable[str]) -> List[str]:
     return list(dict.fromkeys(items))
 
 

@@ -16,17 +16,13 @@ This module is also the one place that says which Kubernetes minors each Rancher
 (:data:`RANCHER_KUBERNETES_SUPPORT`).
 """
 
-from __future__ import annotations
-
 import json
 import re
 import shlex
 import socket
 import ssl
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 from urllib.parse import urlencode, urlsplit
 
 # --- What Rancher supports ------------------------------------------------------------------
@@ -36,7 +32,7 @@ from urllib.parse import urlencode, urlsplit
 # matrices (https://www.suse.com/suse-rancher/support-matrix/all-supported-versions/). Early
 # patch releases of a line may support fewer of the newest minors. Rancher 1.6 does not import
 # Kubernetes clusters at all: it registers Docker hosts (see the legacy flow).
-RANCHER_KUBERNETES_SUPPORT: dict[tuple[int, int], tuple[int, int]] = {
+RANCHER_KUBERNETES_SUPPORT: Dict[Tuple[int, int], Tuple[int, int]] = {
     (2, 4): (15, 18),
     (2, 5): (17, 20),
     (2, 6): (18, 24),
@@ -91,7 +87,7 @@ class TransportError(RancherError):
 # --- Versions and compatibility ---------------------------------------------------------------
 
 
-def parse_version(value: Any) -> Optional[tuple[int, int, int]]:
+def parse_version(value: Any) -> Optional[Tuple[int, int, int]]:
     """(major, minor, patch) of "v2.5.16", "2.5", "v1.6.30-rc1"; None when there is none."""
     match = _VERSION_RE.match(str(value).strip())
     if not match:
@@ -99,7 +95,7 @@ def parse_version(value: Any) -> Optional[tuple[int, int, int]]:
     return int(match.group(1)), int(match.group(2)), int(match.group(3) or 0)
 
 
-def rancher_line(version: Any) -> tuple[int, int]:
+def rancher_line(version: Any) -> Tuple[int, int]:
     parsed = parse_version(version)
     if parsed is None:
         raise Refused(
@@ -114,16 +110,16 @@ def is_legacy(version: Any) -> bool:
     return rancher_line(version)[0] == 1
 
 
-def lines_supporting(kubernetes_minor: int) -> list[tuple[int, int]]:
+def lines_supporting(kubernetes_minor: int) -> List[Tuple[int, int]]:
     return sorted(line for line, (low, high) in RANCHER_KUBERNETES_SUPPORT.items() if low <= kubernetes_minor <= high)
 
 
-def _line_text(line: tuple[int, int]) -> str:
+def _line_text(line: Tuple[int, int]) -> str:
     low, high = RANCHER_KUBERNETES_SUPPORT[line]
     return f"Rancher {line[0]}.{line[1]} (Kubernetes 1.{low}-1.{high})"
 
 
-def check_compatibility(rancher_version: Any, kubernetes_version: Any) -> dict[str, Any]:
+def check_compatibility(rancher_version: Any, kubernetes_version: Any) -> Dict[str, Any]:
     """Refuse a Rancher 2.x release that cannot import the Kubernetes release; return what was checked."""
     line = rancher_line(rancher_version)
     if line[0] == 1:
@@ -229,7 +225,7 @@ class Client:
     """Requests to one Rancher server; ``token`` is sent as a bearer token (2.x) or basic auth (1.6 keys)."""
 
     def __init__(self, url: str, transport: Transport, token: Optional[str] = None,
-                 basic_auth: Optional[tuple[str, str]] = None, timeout: float = 30.0) -> None:
+                 basic_auth: Optional[Tuple[str, str]] = None, timeout: float = 30.0) -> None:
         self.url = url.rstrip("/")
         self.transport = transport
         self.token = token
@@ -319,19 +315,36 @@ def login(client: Client, username: str, password: str, ttl_ms: int, description
     }, auth=False)
 
 
-@dataclass
 class BootstrapResult:
-    changed: bool
-    actions: list
-    token: Optional[str]
-    token_id: Optional[str]
-    token_expires_at: Optional[str]
-    server_url: str
-    server_version: Optional[str]
-    already_bootstrapped: bool
+    """What :func:`bootstrap` did and found (the module returns :meth:`as_dict`)."""
 
-    def as_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
+    FIELDS = ("changed", "actions", "token", "token_id", "token_expires_at", "server_url", "server_version",
+              "already_bootstrapped")
+
+    def __init__(self, changed: bool, actions: list, token: Optional[str], token_id: Optional[str],
+                 token_expires_at: Optional[str], server_url: str, server_version: Optional[str],
+                 already_bootstrapped: bool) -> None:
+        self.changed = changed
+        self.actions = actions
+        self.token = token
+        self.token_id = token_id
+        self.token_expires_at = token_expires_at
+        self.server_url = server_url
+        self.server_version = server_version
+        self.already_bootstrapped = already_bootstrapped
+
+    def as_dict(self) -> Dict[str, Any]:
+        return {name: getattr(self, name) for name in self.FIELDS}
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, BootstrapResult):
+            return NotImplemented
+        return self.as_dict() == other.as_dict()
+
+    def __repr__(self) -> str:
+        # The token is a secret: never in a repr.
+        shown = {name: value for name, value in self.as_dict().items() if name != "token"}
+        return f"BootstrapResult({shown!r})"
 
 
 def bootstrap(client: Client, *, username: str, password: str, bootstrap_password: str, server_url: str,
@@ -392,14 +405,14 @@ def find_cluster(client: Client, name: str) -> Optional[dict]:
 
 
 def cluster_body(name: str, cluster_type: str, description: str) -> dict:
-    body: dict[str, Any] = {"type": "cluster", "name": name, "description": description}
+    body: Dict[str, Any] = {"type": "cluster", "name": name, "description": description}
     if cluster_type == "custom":
         # A custom cluster: Rancher builds Kubernetes (RKE) on the nodes that run the nodeCommand.
         body["rancherKubernetesEngineConfig"] = {}
     return body
 
 
-def registration_token(client: Client, cluster_id: str, check_mode: bool) -> tuple[Optional[dict], bool]:
+def registration_token(client: Client, cluster_id: str, check_mode: bool) -> Tuple[Optional[dict], bool]:
     """The cluster's registration token with a command, created when there is none. (token, created)."""
     tokens = client.get("/v3/clusterregistrationtokens", clusterId=cluster_id).get("data", [])
     usable = [t for t in tokens if t.get("token") and t.get("manifestUrl")]
@@ -415,7 +428,7 @@ def registration_token(client: Client, cluster_id: str, check_mode: bool) -> tup
 
 
 def ensure_cluster(client: Client, *, name: str, cluster_type: str, description: str, fetch_manifest: bool,
-                   check_mode: bool) -> dict[str, Any]:
+                   check_mode: bool) -> Dict[str, Any]:
     """Create (or find by name) a cluster and return its registration commands and import manifest."""
     if cluster_type not in CLUSTER_TYPES:
         raise RancherError(f"cluster_type must be one of {', '.join(CLUSTER_TYPES)}, not {cluster_type!r}.")
@@ -441,8 +454,8 @@ def ensure_cluster(client: Client, *, name: str, cluster_type: str, description:
 
 
 def _cluster_result(actions: list, cluster: Optional[dict], token: Optional[dict],
-                    manifest: Optional[str]) -> dict[str, Any]:
-    result: dict[str, Any] = {
+                    manifest: Optional[str]) -> Dict[str, Any]:
+    result: Dict[str, Any] = {
         "changed": bool(actions),
         "actions": actions,
         "cluster_id": cluster.get("id") if cluster else None,
@@ -485,7 +498,7 @@ def wait_active(client: Client, name: str, timeout: float, interval: float,
 _AGENT_FLAGS_WITH_VALUE = ("--server", "--token", "--ca-checksum", "--node-name", "--address", "--internal-address")
 
 
-def parse_node_command(command: str) -> dict[str, Any]:
+def parse_node_command(command: str) -> Dict[str, Any]:
     """Split a custom cluster's nodeCommand (sudo docker run ... IMAGE --server S --token T --ca-checksum C)."""
     words = shlex.split(command)
     try:
@@ -509,7 +522,7 @@ def parse_node_command(command: str) -> dict[str, Any]:
         raise RancherError(f"The nodeCommand names no image: {command[:80]!r}")
     image = words[i]
     args = words[i + 1:]
-    values: dict[str, Optional[str]] = {}
+    values: Dict[str, Optional[str]] = {}
     j = 0
     while j < len(args):
         if args[j] in _AGENT_FLAGS_WITH_VALUE and j + 1 < len(args):
@@ -546,7 +559,7 @@ def node_role_flags(roles: list) -> list:
 def legacy_registration(client: Client, *, api_host: str, project_id: Optional[str], check_mode: bool,
                         timeout: float = 60.0, interval: float = 2.0,
                         sleep: Callable[[float], None] = time.sleep,
-                        clock: Callable[[], float] = time.monotonic) -> dict[str, Any]:
+                        clock: Callable[[], float] = time.monotonic) -> Dict[str, Any]:
     """Set api.host (the Host Registration URL) and return an active registration token of the environment."""
     actions = []
     setting = client.get("/v1/settings/api.host")
@@ -599,7 +612,7 @@ def url_host(url: str) -> str:
 
 # --- Shared by the modules --------------------------------------------------------------------
 
-CONNECTION_ARGS: dict[str, dict] = {
+CONNECTION_ARGS: Dict[str, dict] = {
     "url": {"type": "str", "required": True},
     "validate_certs": {"type": "bool", "default": True},
     "ca_path": {"type": "path"},

@@ -2,8 +2,6 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # Documentation only: the work is done on the controller by the action plugin of the same name.
 
-from __future__ import annotations
-
 DOCUMENTATION = r"""
 ---
 module: cluster_preflight

@@ -3,8 +3,6 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Which of the given files are missing or differ from their sha256: one call per host."""
 
-from __future__ import annotations
-
 DOCUMENTATION = r"""
 module: file_digests
 short_description: Tell which files on the host are missing or differ from a sha256
@@ -57,7 +55,9 @@ def differing(files: list) -> list:
     out = []
     for item in files:
         path = str(item["path"])
-        expected = str(item["sha256"]).lower().removeprefix("sha256:")
+        expected = str(item["sha256"]).lower()
+        if expected.startswith("sha256:"):  # str.removeprefix needs Python 3.9
+            expected = expected[len("sha256:"):]
         if not os.path.isfile(path) or sha256_of(path) != expected:
             out.append(path)
     return out

@@ -53,6 +53,33 @@ corral_python_venv() {
   export ANSIBLE_CONFIG="$CORRAL_ROOT/ansible.cfg"
 }
 
+# The newest Python 3.6 of this machine (pyenv's or on PATH), the Python of CentOS 7 and EL 8
+# hosts; nothing when there is none.
+corral_find_python36() {
+  local found
+  found=$(compgen -G '/root/.pyenv/versions/3.6*/bin/python3.6' | sort -V | tail -n 1)
+  [[ -n $found ]] || found=$(command -v python3.6)
+  [[ -n $found ]] && echo "$found"
+}
+
+# A Python 3.6 venv with the libraries the module_utils use (tests/unit/requirements-py36.txt),
+# rebuilt only when that file changes; exports CORRAL_PYTHON36, which tests/unit/plugins/test_python36.py
+# runs the module_utils with. Without a Python 3.6 those tests are skipped (and say so).
+corral_python36_venv() {
+  local python venv=$CORRAL_ROOT/.venv-py36 requirements=$CORRAL_ROOT/tests/unit/requirements-py36.txt want
+  python=$(corral_find_python36) || { corral_log "No Python 3.6 on this machine: the Python 3.6 tests are skipped"; return 0; }
+  want=$(sha256sum "$requirements" | cut -d' ' -f1)
+  if [[ ! -x $venv/bin/python || "$(cat "$venv/.requirements.sha256" 2>/dev/null)" != "$want" ]]; then
+    corral_log "Installing the Python 3.6 test venv into $venv"
+    rm -rf "$venv"
+    "$python" -m venv "$venv" &&
+      "$venv/bin/pip" install -q --disable-pip-version-check 'pip==21.3.1' &&
+      "$venv/bin/pip" install -q --disable-pip-version-check --only-binary=:all: -r "$requirements" || return 1
+    echo "$want" >"$venv/.requirements.sha256"
+  fi
+  export CORRAL_PYTHON36=$venv/bin/python
+}
+
 corral_bootstrap() {
   if [[ $(id -u) -ne 0 ]]; then
     echo "Run this as root: the lab needs the Docker engine and debootstrap." >&2
