@@ -66,7 +66,7 @@ corral_find_python36() {
 # rebuilt only when that file changes; exports CORRAL_PYTHON36, which tests/unit/plugins/test_python36.py
 # runs the module_utils with. Without a Python 3.6 those tests are skipped (and say so).
 corral_python36_venv() {
-  local python venv=$CORRAL_ROOT/.venv-py36 requirements=$CORRAL_ROOT/tests/unit/requirements-py36.txt want
+  local python venv=$CORRAL_ROOT/.cache/venv-py36 requirements=$CORRAL_ROOT/tests/unit/requirements-py36.txt want
   python=$(corral_find_python36) || { corral_log "No Python 3.6 on this machine: the Python 3.6 tests are skipped"; return 0; }
   want=$(sha256sum "$requirements" | cut -d' ' -f1)
   if [[ ! -x $venv/bin/python || "$(cat "$venv/.requirements.sha256" 2>/dev/null)" != "$want" ]]; then

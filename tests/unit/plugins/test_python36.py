@@ -4,7 +4,7 @@ Every file under plugins/modules and plugins/module_utils is compiled by a Pytho
 interpreter, and each module_util is run under it by python36_smoke.py, whose output must be
 the same as under the controller's Python.
 
-The interpreter: $CORRAL_PYTHON36 (tools/test sets it to .venv-py36, which has netaddr and
+The interpreter: $CORRAL_PYTHON36 (tools/test sets it to .cache/venv-py36, which has netaddr and
 cryptography, so every module_util runs), else a python3.6 found under /root/.pyenv/versions or
 on PATH (the module_utils that need netaddr or cryptography are then skipped), else every test
 here is skipped.
