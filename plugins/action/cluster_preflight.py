@@ -12,19 +12,20 @@ from ansible.plugins.action import ActionBase
 
 try:
     import netaddr
-
-    from ansible_collections.corral.cluster.plugins.module_utils.preflight import (
-        CLUSTER_GROUPS,
-        DEFAULT_REQUIRED_GROUPS,
-        HostSpec,
-        Spec,
-        checked_hosts,
-        validate,
-    )
-except ImportError as error:  # netaddr missing on the controller
+except ImportError as error:  # netaddr missing on the controller: reported when the action runs
+    netaddr = None
     IMPORT_ERROR: Optional[ImportError] = error
 else:
     IMPORT_ERROR = None
+
+from ansible_collections.corral.cluster.plugins.module_utils.preflight import (
+    CLUSTER_GROUPS,
+    DEFAULT_REQUIRED_GROUPS,
+    HostSpec,
+    Spec,
+    checked_hosts,
+    validate,
+)
 
 SETTINGS = (
     "cluster_name",
@@ -63,7 +64,7 @@ class ActionModule(ActionBase):
                 f"cluster_preflight needs the Python library netaddr on the controller ({IMPORT_ERROR}): "
                 "install it next to ansible-core (pip install netaddr)."
             )
-        _, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
+        _unused, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
         task_vars = task_vars or {}
         spec = build_spec(args, task_vars.get("groups", {}), task_vars.get("hostvars", {}))
         problems = validate(spec)

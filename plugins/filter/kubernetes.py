@@ -74,9 +74,16 @@ def kube_config(kind: str, settings: Mapping[str, Any]) -> dict[str, Any]:
         raise AnsibleFilterError(f"kube_config({kind}): {error}") from error
 
 
+def _need_netaddr(name: str) -> None:
+    if pod_network.NETADDR_IMPORT_ERROR:
+        raise AnsibleFilterError(f"corral.cluster.{name} needs the Python library netaddr on the controller: install "
+                                 "it next to ansible-core (pip install netaddr).")
+
+
 def pod_cidrs(identities: Mapping[str, Mapping[str, str]], hostvars: Mapping[str, Any], pod_cidr: str,
               node_prefix: int) -> dict[str, str]:
     """Inventory host -> pod subnet (host variable node_pod_cidr pins one)."""
+    _need_netaddr("pod_cidrs")
     nodes = {host: {**node, "pod_cidr": (hostvars.get(host) or {}).get("node_pod_cidr")}
              for host, node in identities.items()}
     try:
@@ -87,6 +94,7 @@ def pod_cidrs(identities: Mapping[str, Mapping[str, str]], hostvars: Mapping[str
 
 def pod_routes(cidrs: Mapping[str, str], host: str, identities: Mapping[str, Mapping[str, str]]) -> list[dict]:
     """The routes host needs to reach every other node's pods: [{dest, via}]."""
+    _need_netaddr("pod_routes")
     return pod_network.routes_for(host, identities, cidrs)
 
 
@@ -98,8 +106,9 @@ def kubeconfig(user: str, cluster_name: str, server: str, pki_dir: str, cert: st
         try:
             text = path.read_text()
         except OSError as error:
-            raise AnsibleFilterError(f"kubeconfig for {user}: cannot read {path} ({error.strerror}); "
-                                     "the pki role issues it") from error
+            raise AnsibleFilterError(
+                f"kubeconfig for {user}: cannot read {path} ({error.strerror}); the pki role issues it"
+            ) from error
         return base64.b64encode(text.strip().encode() + b"\n").decode()
 
     return {
@@ -107,8 +116,8 @@ def kubeconfig(user: str, cluster_name: str, server: str, pki_dir: str, cert: st
         "kind": "Config",
         "clusters": [{"name": cluster_name,
                       "cluster": {"server": server, "certificate-authority-data": b64("ca.crt")}}],
-        "users": [{"name": user, "user": {"client-certificate-data": b64(f"{cert}.crt"),
-                                         "client-key-data": b64(f"{cert}.key")}}],
+        "users": [{"name": user,
+                   "user": {"client-certificate-data": b64(f"{cert}.crt"), "client-key-data": b64(f"{cert}.key")}}],
         "contexts": [{"name": f"{user}@{cluster_name}", "context": {"cluster": cluster_name, "user": user}}],
         "current-context": f"{user}@{cluster_name}",
         "preferences": {},

@@ -348,7 +348,6 @@ def installed_files(artifact: Artifact, path: str, directory: Optional[str], sha
     ]
 
 
-
 def fetch(
     artifact: Artifact, cache_dir: str, mirror_url: str = "", offline: bool = False, write: bool = True
 ) -> Fetched:

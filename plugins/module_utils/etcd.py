@@ -279,7 +279,6 @@ class Etcdctl(NamedTuple):
         return self.base() + ["member", "remove", member_id_hex(member_id)]
 
 
-
 def _subcommand(cmd: Sequence[str]) -> List[str]:
     """``member list`` etc.: the words of a command after the options."""
     words = [word for word in cmd[1:] if not word.startswith("-")]

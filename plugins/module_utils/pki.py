@@ -17,17 +17,24 @@ import datetime
 import ipaddress
 import os
 import tempfile
+import traceback
 from pathlib import Path
 from typing import Any, Dict, Iterable, List, Mapping, NamedTuple, Optional, Sequence, Tuple, Union
 
-import netaddr
-from cryptography import x509
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+try:
+    import netaddr
+    from cryptography import x509
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+    from cryptography.x509.oid import NameOID
+except ImportError:
+    # The module cluster_pki reports it (missing_required_lib); nothing here works without them.
+    IMPORT_ERROR = traceback.format_exc()  # type: Optional[str]
+else:
+    IMPORT_ERROR = None
 
-PrivateKey = Union[rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey]
+PrivateKey = Any  # an rsa.RSAPrivateKey or an ec.EllipticCurvePrivateKey
 
 KEY_TYPES = ("rsa", "ecdsa")
 RSA_KEY_SIZE = 2048  # what every Kubernetes and etcd release accepts
@@ -41,12 +48,15 @@ CERT_MODE = 0o644
 DIR_MODE = 0o700
 SECRET_BYTES = 32  # AES-256 (aescbc) and secretbox keys
 
+# Extended key usages (their OIDs, as cryptography's ExtendedKeyUsageOID has them).
+SERVER_AUTH = "1.3.6.1.5.5.7.3.1"
+CLIENT_AUTH = "1.3.6.1.5.5.7.3.2"
 # Usage profiles: the extended key usages a certificate of each profile carries.
 PROFILES = {
     "ca": frozenset(),
-    "server": frozenset({ExtendedKeyUsageOID.SERVER_AUTH}),
-    "client": frozenset({ExtendedKeyUsageOID.CLIENT_AUTH}),
-    "peer": frozenset({ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH}),
+    "server": frozenset({SERVER_AUTH}),
+    "client": frozenset({CLIENT_AUTH}),
+    "peer": frozenset({SERVER_AUTH, CLIENT_AUTH}),
     "keypair": frozenset(),
     "secret": frozenset(),  # a random key, no certificate: the Secrets encryption key
 }
@@ -276,7 +286,7 @@ class _Issued(NamedTuple):
     """A CA as known to the run: its key and certificate (None in check mode when not yet written)."""
 
     key: Optional[PrivateKey]
-    cert: Optional[x509.Certificate]
+    cert: Optional["x509.Certificate"]
     rekeyed: bool  # a new key: every certificate it signed must be reissued
 
 
@@ -341,10 +351,10 @@ def ensure_leaf(
     """Keep or (re)issue a certificate signed by ``ca``."""
     if ca.rekeyed and _exists(root, spec):
         # Nothing the old key signed can verify any more; in check mode there is no new CA to check against.
-        key, _ = load_key(root / spec.key_file, options.key_type)
+        key, _unused = load_key(root / spec.key_file, options.key_type)
         reasons = [f"its CA {spec.issuer} has a new key"]
     else:
-        key, _, reasons = _inspect(root, spec, options, ca.cert, now)
+        key, _unused, reasons = _inspect(root, spec, options, ca.cert, now)
     _fix_key_mode(root, spec, key, changes, write)
     if not reasons:
         return
@@ -361,9 +371,9 @@ def _inspect(
     root: Path,
     spec: CertSpec,
     options: Options,
-    issuer: Optional[x509.Certificate],
+    issuer: Optional["x509.Certificate"],
     now: datetime.datetime,
-) -> Tuple[Optional[PrivateKey], Optional[x509.Certificate], List[str]]:
+) -> Tuple[Optional[PrivateKey], Optional["x509.Certificate"], List[str]]:
     """The usable key and certificate found for ``spec``, and why the certificate must be (re)issued.
 
     ``issuer`` is the certificate of the signing CA; None for a CA, which signs itself.
@@ -408,10 +418,10 @@ def ensure_key_pair(root: Path, spec: CertSpec, options: Options, changes: Chang
 
 
 def certificate_problems(
-    cert: x509.Certificate,
+    cert: "x509.Certificate",
     spec: CertSpec,
     key: PrivateKey,
-    issuer: x509.Certificate,
+    issuer: "x509.Certificate",
     renew_before_days: int,
     now: datetime.datetime,
 ) -> List[str]:
@@ -437,7 +447,7 @@ def certificate_problems(
     return problems
 
 
-def describe(cert: x509.Certificate) -> Dict[str, Any]:
+def describe(cert: "x509.Certificate") -> Dict[str, Any]:
     """The parts of a certificate the plan fixes: subject, SANs and usages."""
     try:
         san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
@@ -469,7 +479,7 @@ def _planned(spec: CertSpec) -> Dict[str, Any]:
         "organizations": sorted(spec.organizations),
         "DNS SANs": sorted(spec.dns_names),
         "IP SANs": sorted(str(netaddr.IPAddress(ip)) for ip in spec.ip_addresses),
-        "extended key usages": sorted(usage.dotted_string for usage in PROFILES[spec.profile]),
+        "extended key usages": sorted(PROFILES[spec.profile]),
         "CA flag": spec.profile == "ca",
     }
 
@@ -516,7 +526,7 @@ def load_key(path: Path, key_type: str) -> Tuple[Optional[PrivateKey], Optional[
     return key, None
 
 
-def load_certificate(path: Path) -> Tuple[Optional[x509.Certificate], Optional[str]]:
+def load_certificate(path: Path) -> Tuple[Optional["x509.Certificate"], Optional[str]]:
     """(certificate, None) when readable; (None, why not) otherwise, (None, None) when absent."""
     if not path.exists():
         return None, None
@@ -526,7 +536,7 @@ def load_certificate(path: Path) -> Tuple[Optional[x509.Certificate], Optional[s
         return None, f"the certificate {path.name} is unreadable"
 
 
-def valid_until(cert: x509.Certificate) -> datetime.datetime:
+def valid_until(cert: "x509.Certificate") -> datetime.datetime:
     """The certificate's end of validity in UTC (timezone-aware).
 
     cryptography 42 added ``not_valid_after_utc``; older releases (the last for Python 3.6 is 40)
@@ -538,7 +548,7 @@ def valid_until(cert: x509.Certificate) -> datetime.datetime:
     return value
 
 
-def is_signed_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
+def is_signed_by(cert: "x509.Certificate", issuer: "x509.Certificate") -> bool:
     if cert.issuer != issuer.subject:
         return False
     public_key = issuer.public_key()
@@ -560,10 +570,10 @@ def build_certificate(
     spec: CertSpec,
     key: PrivateKey,
     ca_key: PrivateKey,
-    ca_cert: Optional[x509.Certificate],
+    ca_cert: Optional["x509.Certificate"],
     days: int,
     now: datetime.datetime,
-) -> x509.Certificate:
+) -> "x509.Certificate":
     """Sign a certificate for ``spec``: self-signed when ``ca_cert`` is None."""
     subject = x509.Name(
         [
@@ -593,8 +603,7 @@ def build_certificate(
             x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False
         )
     if PROFILES[spec.profile]:
-        # Sorted by dotted string: str() of an OID panics in cryptography 40's Rust code on Python 3.6.
-        usages = sorted(PROFILES[spec.profile], key=lambda oid: oid.dotted_string)
+        usages = [x509.ObjectIdentifier(dotted) for dotted in sorted(PROFILES[spec.profile])]
         builder = builder.add_extension(x509.ExtendedKeyUsage(usages), critical=False)
     sans = [x509.DNSName(name) for name in spec.dns_names]
     sans += [x509.IPAddress(ipaddress.ip_address(ip)) for ip in spec.ip_addresses]
@@ -603,7 +612,7 @@ def build_certificate(
     return builder.sign(ca_key, hashes.SHA256())
 
 
-def _key_usage(is_ca: bool, rsa_key: bool) -> x509.KeyUsage:
+def _key_usage(is_ca: bool, rsa_key: bool) -> "x509.KeyUsage":
     return x509.KeyUsage(
         digital_signature=True,
         # Only RSA keys encrypt a TLS key exchange; ECDSA keys just sign.
@@ -733,7 +742,7 @@ def expiry_report(pki_dir: Union[str, Path], now: Optional[datetime.datetime] = 
 # --- Helpers ----------------------------------------------------------------------------------
 
 
-def _attributes(name: x509.Name, oid: x509.ObjectIdentifier) -> List[str]:
+def _attributes(name: "x509.Name", oid: "x509.ObjectIdentifier") -> List[str]:
     return [str(attribute.value) for attribute in name.get_attributes_for_oid(oid)]
 
 

@@ -8,9 +8,16 @@ appending hosts never moves an existing node's pods. Every node routes each othe
 subnet via that node's address: no overlay, the hosts share one L2/L3 network.
 """
 
+import traceback
 from typing import Any, Dict, List, Mapping, Optional
 
-import netaddr
+try:
+    import netaddr
+except ImportError:  # The filter plugins report it (corral.cluster.pod_cidrs).
+    netaddr = None
+    NETADDR_IMPORT_ERROR = traceback.format_exc()  # type: Optional[str]
+else:
+    NETADDR_IMPORT_ERROR = None
 
 
 class PodNetworkError(ValueError):

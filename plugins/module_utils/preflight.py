@@ -11,9 +11,16 @@ This module is also the single place that says what corral.cluster supports.
 """
 
 import re
+import traceback
 from typing import Any, Callable, Dict, Iterable, List, Mapping, NamedTuple, Optional, Sequence, Tuple
 
-import netaddr
+try:
+    import netaddr
+except ImportError:  # The action plugin cluster_preflight reports it.
+    netaddr = None
+    NETADDR_IMPORT_ERROR = traceback.format_exc()  # type: Optional[str]
+else:
+    NETADDR_IMPORT_ERROR = None
 
 # --- What corral.cluster supports ---------------------------------------------------------
 
@@ -53,7 +60,7 @@ CIDR_EXAMPLES = {"cluster_pod_cidr": "10.244.0.0/16", "cluster_service_cidr": "1
 DNS_IP_SUGGESTED_INDEX = 10
 
 # "This network", loopback, multicast and reserved (with broadcast): no other host reaches a node there.
-UNUSABLE_NODE_IPS = netaddr.IPSet(["0.0.0.0/8", "127.0.0.0/8", "224.0.0.0/4", "240.0.0.0/4"])
+UNUSABLE_NODE_IPS = netaddr.IPSet(["0.0.0.0/8", "127.0.0.0/8", "224.0.0.0/4", "240.0.0.0/4"]) if netaddr else None
 
 _VERSION_RE = re.compile(r"(\d+)\.(\d+)\.(\d+)")
 _DNS_LABEL_RE = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
@@ -87,8 +94,8 @@ class Node:
 
     __slots__ = ("host", "spec", "ip", "network")
 
-    def __init__(self, host: str, spec: HostSpec, ip: Optional[netaddr.IPAddress],
-                 network: Optional[netaddr.IPNetwork]) -> None:
+    def __init__(self, host: str, spec: HostSpec, ip: Optional["netaddr.IPAddress"],
+                 network: Optional["netaddr.IPNetwork"]) -> None:
         self.host = host
         self.spec = spec
         self.ip = ip
@@ -98,7 +105,7 @@ class Node:
         return f"Node(host={self.host!r}, spec={self.spec!r}, ip={self.ip!r}, network={self.network!r})"
 
     @property
-    def usable_ip(self) -> Optional[netaddr.IPAddress]:
+    def usable_ip(self) -> Optional["netaddr.IPAddress"]:
         """The node IP if other hosts could reach the node at it, else None."""
         return self.ip if self.ip is not None and self.ip not in UNUSABLE_NODE_IPS else None
 
@@ -405,7 +412,7 @@ def check_apiserver_endpoint(endpoint: Any) -> List[str]:
 # --- Pod and Service networks ---------------------------------------------------------------
 
 
-def parse_cidr(variable: str, value: Any) -> Tuple[Optional[netaddr.IPNetwork], List[str]]:
+def parse_cidr(variable: str, value: Any) -> Tuple[Optional["netaddr.IPNetwork"], List[str]]:
     """Parse an IPv4 range written in CIDR notation; return (range or None, problems)."""
     text = str(value).strip()
     if "," in text or ":" in text:
@@ -413,7 +420,7 @@ def parse_cidr(variable: str, value: Any) -> Tuple[Optional[netaddr.IPNetwork], 
             f"{variable} '{text}' is not a single IPv4 range: IPv6 and dual-stack are not supported yet; "
             f"use one IPv4 range such as {CIDR_EXAMPLES[variable]}."
         ]
-    address, _, prefix = text.partition("/")
+    address, _unused, prefix = text.partition("/")
     if not (netaddr.valid_ipv4(address) and re.fullmatch(r"\d{1,2}", prefix) and int(prefix) <= 32):
         return None, [
             f"{variable} '{text}' is not an IPv4 range in CIDR notation: write it like {CIDR_EXAMPLES[variable]}."
@@ -425,7 +432,7 @@ def parse_cidr(variable: str, value: Any) -> Tuple[Optional[netaddr.IPNetwork], 
     return network, []
 
 
-def parse_pod_node_prefix(value: Any, pod: Optional[netaddr.IPNetwork]) -> Tuple[Optional[int], List[str]]:
+def parse_pod_node_prefix(value: Any, pod: Optional["netaddr.IPNetwork"]) -> Tuple[Optional[int], List[str]]:
     """Parse cluster_pod_node_prefix; return (prefix or None, problems)."""
     # A string of digits is fine (extra vars are strings); "/24" is not, the templates use the bare number.
     if isinstance(value, bool) or not re.fullmatch(r"\d{1,2}", str(value).strip()):
@@ -445,7 +452,7 @@ def parse_pod_node_prefix(value: Any, pod: Optional[netaddr.IPNetwork]) -> Tuple
     return prefix, []
 
 
-def check_pod_cidr_capacity(pod: netaddr.IPNetwork, node_prefix: int, node_count: int) -> List[str]:
+def check_pod_cidr_capacity(pod: "netaddr.IPNetwork", node_prefix: int, node_count: int) -> List[str]:
     available = 2 ** (node_prefix - pod.prefixlen)
     if node_count <= available:
         return []
@@ -460,7 +467,7 @@ def check_pod_cidr_capacity(pod: netaddr.IPNetwork, node_prefix: int, node_count
     ]
 
 
-def check_service_cidr_size(service: netaddr.IPNetwork) -> List[str]:
+def check_service_cidr_size(service: "netaddr.IPNetwork") -> List[str]:
     if service.prefixlen < SERVICE_CIDR_MIN_PREFIX:
         return [
             f"cluster_service_cidr {service} is too large: kube-apiserver refuses IPv4 Service ranges larger "
@@ -475,7 +482,7 @@ def check_service_cidr_size(service: netaddr.IPNetwork) -> List[str]:
     return []
 
 
-def check_cidrs_disjoint(pod: netaddr.IPNetwork, service: netaddr.IPNetwork) -> List[str]:
+def check_cidrs_disjoint(pod: "netaddr.IPNetwork", service: "netaddr.IPNetwork") -> List[str]:
     if not _overlap(pod, service):
         return []
     return [
@@ -484,11 +491,11 @@ def check_cidrs_disjoint(pod: netaddr.IPNetwork, service: netaddr.IPNetwork) -> 
     ]
 
 
-def check_cidr_clear_of_nodes(variable: str, cidr: netaddr.IPNetwork, nodes: Iterable[Node]) -> List[str]:
+def check_cidr_clear_of_nodes(variable: str, cidr: "netaddr.IPNetwork", nodes: Iterable[Node]) -> List[str]:
     # Traffic to a node would be routed into the pod or Service network instead (and vice versa).
     nodes = list(nodes)
     holding_ip = [node for node in nodes if node.ip is not None and node.ip in cidr]
-    overlapping: Dict[netaddr.IPNetwork, List[str]] = {}
+    overlapping: Dict["netaddr.IPNetwork", List[str]] = {}
     for node in nodes:
         # A host whose IP is inside is reported once, by the message above.
         if node not in holding_ip and node.network is not None and _overlap(node.network, cidr):
@@ -508,7 +515,7 @@ def check_cidr_clear_of_nodes(variable: str, cidr: netaddr.IPNetwork, nodes: Ite
     return problems
 
 
-def check_dns_ip(value: Any, service: Optional[netaddr.IPNetwork]) -> List[str]:
+def check_dns_ip(value: Any, service: Optional["netaddr.IPNetwork"]) -> List[str]:
     # Without a valid range there is nothing to compare with, and the default (nthhost(10) of
     # the range) is the string "False": the range is reported already.
     if service is None:
@@ -554,7 +561,7 @@ def _node(host: str, spec: HostSpec) -> Node:
     return Node(host=host, spec=spec, ip=ip, network=network)
 
 
-def _overlap(first: netaddr.IPNetwork, second: netaddr.IPNetwork) -> bool:
+def _overlap(first: "netaddr.IPNetwork", second: "netaddr.IPNetwork") -> bool:
     return first.first <= second.last and second.first <= first.last
 
 

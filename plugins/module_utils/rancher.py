@@ -509,7 +509,7 @@ def parse_node_command(command: str) -> Dict[str, Any]:
     with_value = {"-v", "--volume", "-e", "--env", "--restart", "--net", "--network", "--name"}
     while i < len(words) and words[i].startswith("-"):
         if "=" in words[i]:
-            key, _, value = words[i].partition("=")
+            key, _unused, value = words[i].partition("=")
             options.append((key, value))
             i += 1
         elif words[i] in with_value:

@@ -73,7 +73,7 @@ attributes:
   platform:
     platforms: posix
 author:
-  - corral.cluster maintainers
+  - corral.cluster maintainers (@corral)
 """
 
 EXAMPLES = r"""
@@ -107,9 +107,9 @@ artifacts:
     version: {description: Version., type: str, sample: 1.35.8}
     arch: {description: Architecture., type: str, sample: amd64}
     url: {description: Upstream URL., type: str}
-    source: {description: The URL it is fetched from (the mirror's, or upstream)., type: str}
+    source: {description: "The URL it is fetched from (the mirror's, or upstream).", type: str}
     path: {description: The cached file on the controller., type: str}
-    sha256: {description: Its verified (in check mode, expected) sum., type: str}
+    sha256: {description: "Its verified (in check mode, expected) sum.", type: str}
     downloaded: {description: Downloaded by this run., type: bool}
     extracted: {description: Tarball extracted by this run., type: bool}
     pending: {description: Check mode only - would be downloaded or extracted., type: bool}

@@ -94,7 +94,7 @@ attributes:
 seealso:
   - module: community.crypto.x509_certificate
 author:
-  - corral.cluster maintainers
+  - corral.cluster maintainers (@corral)
 """
 
 EXAMPLES = r"""
@@ -226,7 +226,7 @@ except ImportError:
     pki = None
     PKI_IMPORT_ERROR = traceback.format_exc()
 else:
-    PKI_IMPORT_ERROR = None
+    PKI_IMPORT_ERROR = pki.IMPORT_ERROR  # cryptography or netaddr missing
 
 ARGUMENT_SPEC = {
     "path": {"type": "path", "required": True},
@@ -302,7 +302,7 @@ def main() -> None:
         required_if=[("state", "present", ("groups", "hosts", "service_cidr"))],
         supports_check_mode=True,
     )
-    if pki is None:
+    if PKI_IMPORT_ERROR:
         module.fail_json(msg=missing_required_lib("cryptography and netaddr"), exception=PKI_IMPORT_ERROR)
     for option in ("ca_days", "cert_days"):
         if module.params[option] < 1:

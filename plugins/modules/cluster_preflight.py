@@ -111,7 +111,7 @@ attributes:
 seealso:
   - module: ansible.builtin.assert
 author:
-  - corral.cluster maintainers
+  - corral.cluster maintainers (@corral)
 """
 
 EXAMPLES = r"""

@@ -86,7 +86,7 @@ seealso:
     description: Adding and removing members, and why one at a time.
     link: https://etcd.io/docs/v3.5/op-guide/runtime-configuration/
 author:
-  - corral.cluster maintainers
+  - corral.cluster maintainers (@corral)
 """
 
 EXAMPLES = r"""

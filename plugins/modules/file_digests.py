@@ -18,7 +18,7 @@ options:
     elements: dict
     required: true
 author:
-  - corral.cluster maintainers
+  - corral.cluster maintainers (@corral)
 """
 
 EXAMPLES = r"""

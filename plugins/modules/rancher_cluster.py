@@ -73,7 +73,7 @@ attributes:
   platform:
     platforms: posix
 author:
-  - corral.cluster maintainers
+  - corral.cluster maintainers (@corral)
 """
 
 EXAMPLES = r"""
@@ -177,8 +177,8 @@ def run(module: AnsibleModule) -> dict:
             version = client.get("/v3/settings/server-version").get("value")
             compatibility = rancher.check_compatibility(version, params["kubernetes_version"])
         if params["state"] == "active":
-            result = {"changed": False, **rancher.wait_active(client, params["name"], params["wait_timeout"],
-                                                             params["wait_interval"])}
+            active = rancher.wait_active(client, params["name"], params["wait_timeout"], params["wait_interval"])
+            result = {"changed": False, **active}
         else:
             result = rancher.ensure_cluster(client, name=params["name"], cluster_type=params["cluster_type"],
                                             description=params["description"],

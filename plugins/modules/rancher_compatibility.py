@@ -32,7 +32,7 @@ attributes:
   platform:
     platforms: posix
 author:
-  - corral.cluster maintainers
+  - corral.cluster maintainers (@corral)
 """
 
 EXAMPLES = r"""

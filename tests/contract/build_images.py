@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Build the contract stand-in images of Rancher as local docker images, with no registry.
 
 One small rootfs (Python and openssl from Debian's packages, unpacked with dpkg-deb, plus

@@ -32,12 +32,12 @@ def do_bootstrap(url: str, ca: str, check_mode: bool = False, bootstrap_password
 
 
 def test_ping_answers_pong(v2):
-    url, ca, _ = v2
+    url, ca, _unused = v2
     assert client(url, ca, validate=True).request("GET", "/ping", auth=False, raw=True) == "pong"
 
 
 def test_bootstrap_then_idempotent(v2):
-    url, ca, _ = v2
+    url, ca, _unused = v2
     first = do_bootstrap(url, ca)
     assert first.changed and not first.already_bootstrapped
     assert first.actions[0] == "replace the first-login password"
@@ -73,7 +73,7 @@ def test_bootstrap_password_from_env_since_2_6(v2_factory, tmp_path):
 
 
 def test_wrong_passwords_are_a_clear_401(v2):
-    url, ca, _ = v2
+    url, ca, _unused = v2
     with pytest.raises(rancher.Unauthorized, match="refused both the admin password and the bootstrap password"):
         do_bootstrap(url, ca, bootstrap_password="not-it")
     with pytest.raises(rancher.Unauthorized, match="401 Unauthorized \\(authentication failed\\): wrong username"):
@@ -81,7 +81,7 @@ def test_wrong_passwords_are_a_clear_401(v2):
 
 
 def test_expired_token_is_a_clear_401(v2):
-    url, ca, _ = v2
+    url, ca, _unused = v2
     result = do_bootstrap(url, ca, ttl=1000)
     api = client(url, ca, validate=True, token=result.token)
     assert api.get("/v3/settings/server-url")["value"] == url
@@ -91,7 +91,7 @@ def test_expired_token_is_a_clear_401(v2):
 
 
 def test_missing_token_is_401_and_unknown_resource_404(v2):
-    url, ca, _ = v2
+    url, ca, _unused = v2
     with pytest.raises(rancher.Unauthorized, match="needs an API token"):
         client(url, ca, validate=True).get("/v3/clusters")
     token = do_bootstrap(url, ca).token
@@ -100,7 +100,7 @@ def test_missing_token_is_401_and_unknown_resource_404(v2):
 
 
 def test_tls_verification_failure_is_explained(v2):
-    url, ca, _ = v2
+    url, ca, _unused = v2
     with pytest.raises(rancher.TransportError, match="TLS verification of .* failed.*ca_path.*validate_certs=false"):
         client(url, validate=True).request("GET", "/ping", auth=False, raw=True)
     # With Rancher's CA the same call works.
@@ -129,7 +129,7 @@ def test_connection_refused_is_explained():
 
 
 def test_import_cluster_pending_then_active(v2):
-    url, ca, _ = v2
+    url, ca, _unused = v2
     token = do_bootstrap(url, ca).token
     api = client(url, ca, validate=True, token=token)
     first = rancher.ensure_cluster(api, name="corral", cluster_type="imported", description="d",
@@ -153,7 +153,7 @@ def test_import_cluster_pending_then_active(v2):
     with pytest.raises(rancher.Unauthorized):
         client(url, ca, validate=True).request("GET", "/v3/connect/register", auth=False)
     transport = rancher.ansible_transport(True, ca)
-    status, _ = transport("GET", f"{url}/v3/connect/register", None, {"X-API-Tunnel-Token": secret}, 10)
+    status, _unused = transport("GET", f"{url}/v3/connect/register", None, {"X-API-Tunnel-Token": secret}, 10)
     assert status == 200
     assert rancher.wait_active(api, "corral", timeout=5, interval=0.1)["state"] == "active"
 
@@ -174,7 +174,7 @@ def test_the_cluster_agent_hands_over_the_cluster_credentials(v2):
     assert api.get(f"/v3/clusters/{imported['cluster_id']}")["state"] == "pending"
     params = {"cluster": {"address": "10.96.0.1:443", "token": "sa-token",
                           "caCert": base64.b64encode(b"-----BEGIN CERTIFICATE-----").decode()}}
-    status, _ = transport("GET", connect, None, {
+    status, _unused = transport("GET", connect, None, {
         "X-API-Tunnel-Token": secret,
         "X-API-Tunnel-Params": base64.b64encode(json.dumps(params).encode()).decode(),
         "X-Standin-Cluster-Version": json.dumps({"gitVersion": "v1.20.2", "major": "1", "minor": "20"})}, 10)
@@ -210,7 +210,7 @@ def test_import_check_mode_creates_nothing(v2):
 
 
 def test_active_after_polls_mode(v2_factory):
-    url, _ = v2_factory(STANDIN_ACTIVE_AFTER_POLLS="2")
+    url, _unused = v2_factory(STANDIN_ACTIVE_AFTER_POLLS="2")
     token = rancher.bootstrap(client(url), username="admin", password=PASSWORD, bootstrap_password="admin",
                               server_url=url, token_ttl_ms=60000, token_description="t", check_mode=False).token
     api = client(url, token=token)
@@ -220,7 +220,7 @@ def test_active_after_polls_mode(v2_factory):
 
 
 def test_custom_cluster_node_command(v2):
-    url, ca, _ = v2
+    url, ca, _unused = v2
     token = do_bootstrap(url, ca).token
     api = client(url, ca, validate=True, token=token)
     result = rancher.ensure_cluster(api, name="built", cluster_type="custom", description="", fetch_manifest=False,
@@ -237,7 +237,7 @@ def test_custom_cluster_node_command(v2):
 
 
 def test_server_version_feeds_the_compatibility_check(v2_factory):
-    url, _ = v2_factory(STANDIN_RANCHER_VERSION="v2.12.3")
+    url, _unused = v2_factory(STANDIN_RANCHER_VERSION="v2.12.3")
     token = rancher.bootstrap(client(url), username="admin", password=PASSWORD, bootstrap_password="admin",
                               server_url=url, token_ttl_ms=60000, token_description="t", check_mode=False).token
     version = client(url, token=token).get("/v3/settings/server-version")["value"]

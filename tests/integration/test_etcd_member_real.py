@@ -87,7 +87,7 @@ def free_ports(count: int) -> list[int]:
     """Free high ports on 127.0.0.1, all held open until all are found so that they differ."""
     sockets = []
     try:
-        for _ in range(count):
+        for _unused in range(count):
             sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
             sock.bind((HOST, 0))
             sockets.append(sock)
@@ -294,6 +294,7 @@ def test_add_start_and_remove_a_second_member(cluster: Cluster, second: Etcd) ->
     assert not again["changed"] and again["member"]["id"] == added["member"]["id"] and not again["member"]["started"]
 
     second.start(added["initial_cluster"], added["initial_cluster_state"])
+
     def both_started() -> Optional[list[dict[str, Any]]]:
         members = cluster.members()
         return members if len(members) == 2 and all(m["started"] for m in members) else None

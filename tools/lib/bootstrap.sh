@@ -16,6 +16,7 @@ corral_install_packages() {
   command -v debootstrap >/dev/null || missing+=(debootstrap)
   command -v ssh >/dev/null || missing+=(openssh-client)
   command -v rsync >/dev/null || missing+=(rsync)
+  command -v shellcheck >/dev/null || missing+=(shellcheck)  # ansible-test sanity's shellcheck test
   ((${#missing[@]})) || return 0
   corral_log "Installing ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
@@ -28,8 +29,8 @@ corral_start_docker() {
   docker info >/dev/null 2>&1 && return 0
   corral_log "Starting the Docker engine (log: $CORRAL_DOCKERD_LOG)"
   setsid nohup dockerd >"$CORRAL_DOCKERD_LOG" 2>&1 </dev/null &
-  local i
-  for i in $(seq 1 60); do
+  local deadline=$((SECONDS + 60))
+  while ((SECONDS < deadline)); do
     docker info >/dev/null 2>&1 && return 0
     sleep 1
   done

@@ -55,7 +55,7 @@ def run_playbook(*args):
                ANSIBLE_COLLECTIONS_PATH=str(PROJECT / "playbooks" / "collections"),
                ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0")
     return subprocess.run(["ansible-playbook", "-i", str(INVENTORY), *args, str(PROJECT / "playbooks" / "rancher.yml")],
-                          env=env, cwd=PROJECT, capture_output=True, text=True, timeout=900)
+                          env=env, cwd=PROJECT, capture_output=True, text=True, timeout=900, check=False)
 
 
 def recap(output):

@@ -15,7 +15,7 @@ def test_rerun_changes_nothing_and_logs_no_secret():
     result = run_playbook("-v")
     output = result.stdout + result.stderr
     assert result.returncode == 0, output
-    assert all(changed == 0 and failed == 0 for _, changed, failed in recap(output).values()), output
+    assert all(changed == 0 and failed == 0 for _unused, changed, failed in recap(output).values()), output
     for secret in SECRETS:
         assert secret not in output
     assert "token-" not in output  # no API token either
@@ -39,7 +39,7 @@ def test_incompatible_rancher_is_refused_before_any_change():
     assert "the 2.12 line supports Kubernetes 1.31-1.33" in output, output
     assert "Use Rancher 2.6 (Kubernetes 1.18-1.24) or Rancher 2.5 (Kubernetes 1.17-1.20)" in output, output
     assert "Run the Rancher server container" not in output
-    assert all(changed == 0 for _, changed, _ in recap(output).values()), output
+    assert all(changed == 0 for _unused, changed, _unused in recap(output).values()), output
     assert server_ids() == before
 
 

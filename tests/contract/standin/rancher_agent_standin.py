@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """A contract stand-in for Rancher 1.6's host agent image (rancher/agent). NOT Rancher's agent.
 
@@ -78,7 +77,7 @@ def bootstrap(url: str) -> int:
     with urllib.request.urlopen(url, timeout=30) as response:  # noqa: S310 (the registration URL)
         script = response.read().decode()
     exports = dict(re.findall(r'export (\w+)="([^"]*)"', script))
-    _, me = docker("GET", f"/containers/{socket.gethostname()}/json")
+    _unused, me = docker("GET", f"/containers/{socket.gethostname()}/json")
     image = me.get("Config", {}).get("Image", "rancher/agent")
     agent_ip = os.environ.get("CATTLE_AGENT_IP") or exports.get("DETECTED_CATTLE_AGENT_IP", "")
     register = urllib.request.Request(
@@ -110,7 +109,7 @@ def bootstrap(url: str) -> int:
 
 def run() -> int:
     record("run", {})
-    signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
+    signal.signal(signal.SIGTERM, lambda *_unused: os._exit(0))
     while True:
         time.sleep(3600)
 

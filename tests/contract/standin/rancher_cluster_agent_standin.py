@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """A contract stand-in for Rancher 2.x's cluster agent (rancher/rancher-agent in the
 cattle-cluster-agent Deployment of an import manifest). NOT Rancher's agent.

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """A contract stand-in for the parts of Rancher's API that corral.cluster uses.
 
@@ -198,7 +197,7 @@ class Api:
                 return None
         else:
             return None
-        token_id, _, secret = bearer.partition(":")
+        token_id, _unused, secret = bearer.partition(":")
         token = self.state.data["tokens"].get(token_id)
         if not token or not secrets.compare_digest(token["secret"], secret):
             return None
@@ -544,7 +543,10 @@ def render_manifest(server: str, token: str, cacerts: str, agent_image: str, ver
     """Kubernetes objects shaped like Rancher 2.5's import manifest (cattle-system, cattle SA, the agent)."""
     checksum = hashlib.sha256(cacerts.encode()).hexdigest() if cacerts else ""
     digest = hashlib.sha256(token.encode()).hexdigest()[:7]
-    b64 = lambda s: base64.b64encode(s.encode()).decode()  # noqa: E731
+
+    def b64(text):
+        return base64.b64encode(text.encode()).decode()
+
     return f"""---
 apiVersion: rbac.authorization.k8s.io/v1
 kind: ClusterRole
@@ -731,7 +733,7 @@ def serve(config: Config, ready: threading.Event | None = None) -> list:
 
 def main() -> None:
     # PID 1 in a container: stop promptly on `docker stop`.
-    signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
+    signal.signal(signal.SIGTERM, lambda *_unused: os._exit(0))
     config = Config()
     servers = serve(config)
     ports = ", ".join(str(s.server_address[1]) for s in servers)

@@ -1,7 +1,5 @@
 """The sample inventories users copy must pass the preflight checks as shipped."""
 
-from pathlib import Path
-
 import netaddr
 import pytest
 from ansible.inventory.manager import InventoryManager

@@ -48,6 +48,7 @@ def smoke_etcd(lib, work):
 
     check = lib.converge(ctl, runner, "present", name="b", peer_urls=["http://127.0.0.1:42391"], check_mode=True)
     real = lib.converge(ctl, runner, "present", name="b", peer_urls=["http://127.0.0.1:42391"])
+    failure = None
     try:
         lib.converge(ctl, lambda cmd: (1, "", "Error: etcdserver: unhealthy cluster"), "list")
     except lib.EtcdctlFailed as exc:
@@ -64,8 +65,8 @@ def smoke_etcd(lib, work):
 
 def smoke_rancher(lib, work):
     responses = {
-        ("POST", "/v3-public/localProviders/local?action=login"): [(401, "{}"), (201, '{"token": "t1", "id": "i"}'),
-                                                                    (201, '{"token": "t2", "id": "j"}')],
+        ("POST", "/v3-public/localProviders/local?action=login"): [
+            (401, "{}"), (201, '{"token": "t1", "id": "i"}'), (201, '{"token": "t2", "id": "j"}')],
         ("POST", "/v3/users?action=changepassword"): [(200, "{}")],
         ("GET", "/v3/settings/server-url"): [(200, '{"value": ""}')],
         ("PUT", "/v3/settings/server-url"): [(200, "{}")],
@@ -87,6 +88,7 @@ def smoke_rancher(lib, work):
         "sudo docker run -d --privileged --restart=unless-stopped --net=host -v /etc/kubernetes:/etc/kubernetes "
         "rancher/rancher-agent:v2.5.16 --server https://rancher.test --token abc --ca-checksum 0123 --worker"
     )
+    refused = None
     try:
         lib.check_compatibility("v2.5.16", "1.30.1")
     except lib.Refused as exc:
@@ -204,7 +206,7 @@ def smoke_pki(lib, work):
     first = lib.reconcile(root, plan, options)
     os.chmod(os.path.join(root, "admin.key"), 0o644)
     second = lib.reconcile(root, plan, options)
-    modes = sorted({oct(os.stat(os.path.join(d, f)).st_mode & 0o777) for d, _, fs in os.walk(root) for f in fs})
+    modes = sorted({oct(os.stat(os.path.join(d, f)).st_mode & 0o777) for d, _dirs, fs in os.walk(root) for f in fs})
     key = base64.b64decode(open(os.path.join(root, "secrets-encryption.key"), "rb").read())
     return {
         "plan": [spec.as_dict() for spec in plan],

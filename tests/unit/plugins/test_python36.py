@@ -4,7 +4,7 @@ Every file under plugins/modules and plugins/module_utils is compiled by a Pytho
 interpreter, and each module_util is run under it by python36_smoke.py, whose output must be
 the same as under the controller's Python.
 
-The interpreter: $CORRAL_PYTHON36 (tools/test sets it to .cache/venv-py36, which has netaddr and
+The interpreter: $CORRAL_PYTHON36, else .cache/venv-py36 (tools/test makes it, with netaddr and
 cryptography, so every module_util runs), else a python3.6 found under /root/.pyenv/versions or
 on PATH (the module_utils that need netaddr or cryptography are then skipped), else every test
 here is skipped.
@@ -32,6 +32,9 @@ def find_python36():
     given = os.environ.get("CORRAL_PYTHON36")
     if given:
         return given, True
+    venv = ROOT / ".cache" / "venv-py36" / "bin" / "python"  # made by tools/test
+    if venv.exists():
+        return str(venv), True
     candidates = sorted(glob.glob("/root/.pyenv/versions/3.6*/bin/python3.6")) + [shutil.which("python3.6") or ""]
     return next((path for path in candidates if path and os.access(path, os.X_OK)), None), False
 
@@ -79,5 +82,5 @@ def test_module_util_gives_the_same_results_on_python36(name):
     if isinstance(on_36, dict) and set(on_36) == {"missing"}:
         assert not REQUIRED, f"{PYTHON36} (CORRAL_PYTHON36) lacks {on_36['missing']}"
         pytest.skip(f"{PYTHON36} has no {on_36['missing']}: set CORRAL_PYTHON36 to a Python 3.6 that has it")
-    _, on_controller = run_smoke(sys.executable, name)
+    on_controller = run_smoke(sys.executable, name)[1]
     assert on_36 == on_controller

@@ -91,7 +91,7 @@ def role_context(platform: str, **overrides) -> dict:
     context.update(overrides)
     env = with_filters(NativeEnvironment(undefined=jinja2.StrictUndefined))
     # Twice: some values refer to others (__docker_dockerd to __docker_static_bin_dir).
-    for _ in range(2):
+    for _unused in range(2):
         for key in list(context):
             if key.startswith(("docker_", "__docker_")) and key not in overrides:
                 context[key] = resolve(context[key], context, env)

@@ -142,7 +142,7 @@ def parse_deb822(text: str) -> list[dict]:
                 stanzas.append(current)
             current = {}
             continue
-        key, _, value = line.partition(":")
+        key, _unused, value = line.partition(":")
         current[key.strip()] = value.strip()
     if current:
         stanzas.append(current)
@@ -377,7 +377,7 @@ def test_yum_mirror_repo_file(platform):
     assert text.startswith("#\n# Ansible managed\n#\n")
     repo = parse_repo_file(text)
     assert repo.sections() == list(expected)
-    for section, (baseurl, _) in expected.items():
+    for section, (baseurl, _unused) in expected.items():
         assert repo[section]["baseurl"] == baseurl
         assert repo[section]["gpgkey"] == gpgkey
         assert repo[section]["enabled"] == "1"
@@ -385,7 +385,7 @@ def test_yum_mirror_repo_file(platform):
         assert repo[section]["name"].endswith("(corral mirror)")
     # The distribution's repos of the same ids are disabled in these files.
     files = {f"corral-{r['id']}": r["file"] for r in context["prepare_yum_mirror_repos"]}
-    assert files == {section: file for section, (_, file) in expected.items()}
+    assert files == {section: file for section, (_unused, file) in expected.items()}
 
 
 def test_yum_mirror_has_no_builtin_layout_for_rhel():

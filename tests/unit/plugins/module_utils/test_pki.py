@@ -85,7 +85,7 @@ def later(days: int) -> datetime.datetime:
 
 
 def test_apiserver_sans_hold_the_kubernetes_service_names_with_the_cluster_domain() -> None:
-    dns, _ = pki.apiserver_sans([], "10.96.0.0/12", "corp.example", [])
+    dns, _unused = pki.apiserver_sans([], "10.96.0.0/12", "corp.example", [])
     assert dns == [
         "kubernetes",
         "kubernetes.default",
@@ -97,7 +97,7 @@ def test_apiserver_sans_hold_the_kubernetes_service_names_with_the_cluster_domai
 
 @pytest.mark.parametrize(("service_cidr", "first"), [("10.96.0.0/12", "10.96.0.1"), ("172.20.0.0/16", "172.20.0.1")])
 def test_apiserver_sans_hold_the_first_service_address_and_loopback(service_cidr: str, first: str) -> None:
-    _, ips = pki.apiserver_sans([], service_cidr, "cluster.local", [])
+    _unused, ips = pki.apiserver_sans([], service_cidr, "cluster.local", [])
     assert ips == sorted([first, "127.0.0.1"], key=lambda ip: tuple(map(int, ip.split("."))))
 
 
@@ -268,7 +268,7 @@ def test_leaf_never_outlives_its_ca(tmp_path: Path) -> None:
 def test_default_keys_are_rsa_2048(tmp_path: Path) -> None:
     pki.reconcile(tmp_path, [BY_NAME["ca"], BY_NAME["admin"], BY_NAME["sa"]])
     for name in ("ca", "admin", "sa"):
-        key, _ = pki.load_key(tmp_path / f"{name}.key", "rsa")
+        key, _unused = pki.load_key(tmp_path / f"{name}.key", "rsa")
         assert isinstance(key, rsa.RSAPrivateKey) and key.key_size == 2048
     load(tmp_path, "admin").verify_directly_issued_by(load(tmp_path, "ca"))
 
@@ -436,7 +436,7 @@ def test_expiry_report_of_a_missing_directory_is_empty(tmp_path: Path) -> None:
 
 
 def test_ecdsa_keys_are_p256(issued: Path) -> None:
-    key, _ = pki.load_key(issued / "apiserver.key", "ecdsa")
+    key, _unused = pki.load_key(issued / "apiserver.key", "ecdsa")
     assert isinstance(key, ec.EllipticCurvePrivateKey) and key.curve.name == "secp256r1"
 
 
