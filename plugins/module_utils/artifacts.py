@@ -17,8 +17,7 @@ import tarfile
 import tempfile
 import urllib.error
 import urllib.parse
-import urllib.request
-from typing import NamedTuple, Optional, Tuple
+from typing import Any, Callable, NamedTuple, Optional, Tuple
 
 PUBLISHED = "published"
 PINNED = "pinned"
@@ -219,10 +218,29 @@ def file_sha256(path: str) -> str:
     return digest.hexdigest()
 
 
-def _open(url: str, artifact: Artifact, cache_file: str):
-    """urlopen(url), with a missing file turned into the message that says where to put it."""
+# How a URL is opened: (url, timeout) -> a response with read() and close(), raising
+# urllib.error.URLError or OSError when it cannot be fetched.
+Opener = Callable[[str, float], Any]
+
+
+def ansible_opener(url: str, timeout: float) -> Any:
+    """``open_url`` of ansible.module_utils.urls: proxies, CA bundle and redirects as every module has them.
+
+    It opens file:// URLs too. Imported here, so that the rest of this file needs no Ansible.
+    """
+    from ansible.module_utils.urls import ConnectionError as UrlsError  # pylint: disable=redefined-builtin
+    from ansible.module_utils.urls import open_url
+
     try:
-        return urllib.request.urlopen(url, timeout=TIMEOUT_SECONDS)  # noqa: S310 - schemes checked
+        return open_url(url, timeout=timeout)
+    except UrlsError as exc:  # TLS verification failed, a proxy refused, ...
+        raise urllib.error.URLError(exc) from exc
+
+
+def _open(url: str, artifact: Artifact, cache_file: str, opener: Optional[Opener] = None):
+    """Open url, with a missing file turned into the message that says where to put it."""
+    try:
+        return (opener or ansible_opener)(url, TIMEOUT_SECONDS)
     except (urllib.error.URLError, OSError) as exc:
         reason = getattr(exc, "reason", None) or exc
         raise ArtifactError(
@@ -238,7 +256,8 @@ def _offline_missing(artifact: Artifact, cache_file: str, upstream: str) -> Arti
     )
 
 
-def published_sha256(artifact: Artifact, source: str, cache_file: str, can_fetch: bool, write: bool) -> str:
+def published_sha256(artifact: Artifact, source: str, cache_file: str, can_fetch: bool, write: bool,
+                     opener: Optional[Opener] = None) -> str:
     """The sum of ``<source>.sha256`` (first field), kept beside the cached file."""
     sum_file = f"{cache_file}.sha256"
     if os.path.isfile(sum_file):
@@ -247,7 +266,7 @@ def published_sha256(artifact: Artifact, source: str, cache_file: str, can_fetch
     elif not can_fetch:
         raise _offline_missing(artifact, sum_file, f"{artifact.url}.sha256")
     else:
-        with _open(f"{source}.sha256", artifact, sum_file) as response:
+        with _open(f"{source}.sha256", artifact, sum_file, opener) as response:
             text = response.read(4096).decode("utf-8", "replace")
     fields = text.split()
     try:
@@ -261,14 +280,14 @@ def published_sha256(artifact: Artifact, source: str, cache_file: str, can_fetch
     return digest
 
 
-def download(artifact: Artifact, source: str, cache_file: str, expected: str) -> None:
+def download(artifact: Artifact, source: str, cache_file: str, expected: str, opener: Optional[Opener] = None) -> None:
     """Download to a temporary file beside cache_file, verify, move into place; never keeps a bad file."""
     directory = os.path.dirname(cache_file)
     os.makedirs(directory, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=directory, prefix=".download-")
     try:
         digest = hashlib.sha256()
-        with os.fdopen(handle, "wb") as out, _open(source, artifact, cache_file) as response:
+        with os.fdopen(handle, "wb") as out, _open(source, artifact, cache_file, opener) as response:
             for chunk in iter(lambda: response.read(CHUNK_BYTES), b""):
                 digest.update(chunk)
                 out.write(chunk)
@@ -349,7 +368,8 @@ def installed_files(artifact: Artifact, path: str, directory: Optional[str], sha
 
 
 def fetch(
-    artifact: Artifact, cache_dir: str, mirror_url: str = "", offline: bool = False, write: bool = True
+    artifact: Artifact, cache_dir: str, mirror_url: str = "", offline: bool = False, write: bool = True,
+    opener: Optional[Opener] = None,
 ) -> Fetched:
     """Bring one artifact into the cache, verified (and extracted); with write=False only tell what would happen."""
     source = source_url(artifact.url, mirror_url)
@@ -359,17 +379,17 @@ def fetch(
     can_fetch = bool(mirror_url) or not offline
     expected = artifact.sha256
     if expected == PUBLISHED:
-        expected = published_sha256(artifact, source, path, can_fetch, write)
+        expected = published_sha256(artifact, source, path, can_fetch, write, opener)
     result.sha256 = expected
     if not (os.path.isfile(path) and file_sha256(path) == expected):
         if not can_fetch:
             raise _offline_missing(artifact, path, artifact.url)
         if not write:
             # Opened and closed unread: a missing file shows in check mode too.
-            _open(source, artifact, path).close()
+            _open(source, artifact, path, opener).close()
             result.pending = True
             return result
-        download(artifact, source, path, expected)
+        download(artifact, source, path, expected, opener)
         result.downloaded = True
     directory = None
     if artifact.kind == "tarball":

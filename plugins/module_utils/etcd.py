@@ -12,6 +12,7 @@ and ``member update`` take them in hex, as ``etcdctl member list`` (simple) show
 """
 
 import json
+import os
 import re
 import socket
 from typing import Any, Callable, Dict, FrozenSet, Iterable, List, Mapping, NamedTuple, Optional, Sequence, Tuple
@@ -358,6 +359,44 @@ def run_etcdctl(runner: Runner, cmd: List[str]) -> str:
 
 def list_members(ctl: Etcdctl, runner: Runner) -> List[Member]:
     return parse_members(run_etcdctl(runner, ctl.list_command()))
+
+
+# --- Shared by the modules etcd_member and etcd_member_info ----------------------------------
+
+CONNECTION_ARGS = {
+    "endpoints": {"type": "list", "elements": "str", "required": True},
+    "ca_cert": {"type": "path", "required": True},
+    "cert": {"type": "path", "required": True},
+    "key": {"type": "path", "required": True, "no_log": False},
+    "etcdctl": {"type": "path", "default": "/usr/local/bin/etcdctl"},
+}
+
+
+def connection_problems(params: Mapping[str, Any]) -> List[str]:
+    """What is wrong with the connection options, checked before etcdctl runs; each a sentence with the fix."""
+    found = []
+    if not params["endpoints"]:
+        found.append("endpoints is empty: give the client URL of at least one member, like https://10.0.0.11:2379.")
+    found += url_problems("endpoints", params["endpoints"])
+    if not os.access(params["etcdctl"], os.X_OK):
+        found.append(
+            f"etcdctl is not an executable at {params['etcdctl']}: install etcd's etcdctl there (the role "
+            "corral.cluster.etcd does) or set the etcdctl option to its path."
+        )
+    for option in ("ca_cert", "cert", "key"):
+        if not os.path.isfile(params[option]):
+            found.append(f"{option} {params[option]} is not a file on {os.uname().nodename}.")
+    return found
+
+
+def etcdctl_from_params(params: Mapping[str, Any]) -> Etcdctl:
+    return Etcdctl(
+        path=params["etcdctl"],
+        endpoints=tuple(url.strip() for url in params["endpoints"]),
+        ca_cert=params["ca_cert"],
+        cert=params["cert"],
+        key=params["key"],
+    )
 
 
 # --- Decisions ------------------------------------------------------------------------------

@@ -4,11 +4,10 @@
 DOCUMENTATION = r"""
 ---
 module: etcd_member
-short_description: List, add, update and remove the members of an etcd cluster
+short_description: Add, update and remove the members of an etcd cluster
 description:
   - Manages the membership of a TLS etcd cluster over the etcd v3 API by running C(etcdctl) (with C(ETCDCTL_API=3),
     C(--write-out=json), never through a shell) on the host, normally an etcd member.
-  - V(list) returns the members and changes nothing.
   - V(present) makes sure a member O(name) with O(peer_urls) is in the cluster. A member of that name with other peer
     URLs gets them (C(etcdctl member update)). A member added earlier that has not started yet (it has no name until
     it starts) with the same peer URLs counts as present. Otherwise the member is added (C(etcdctl member add)),
@@ -50,12 +49,12 @@ options:
     default: /usr/local/bin/etcdctl
   state:
     description:
-      - V(list) only returns the members.
       - V(present) adds the member (or updates its peer URLs); needs O(name) and O(peer_urls).
       - V(absent) removes the member; needs O(name) or O(peer_urls).
+      - To list the members, use M(corral.cluster.etcd_member_info).
     type: str
-    choices: [list, present, absent]
-    default: list
+    choices: [present, absent]
+    default: present
   name:
     description: The member name (etcd C(--name)).
     type: str
@@ -82,6 +81,7 @@ attributes:
 notes:
   - Member IDs are returned in hex, the form C(etcdctl member list) prints and C(etcdctl member remove) takes.
 seealso:
+  - module: corral.cluster.etcd_member_info
   - name: etcd runtime reconfiguration
     description: Adding and removing members, and why one at a time.
     link: https://etcd.io/docs/v3.5/op-guide/runtime-configuration/
@@ -90,15 +90,6 @@ author:
 """
 
 EXAMPLES = r"""
-- name: List the etcd members
-  corral.cluster.etcd_member:
-    endpoints: ["https://{{ cluster_node_ip }}:2379"]
-    ca_cert: /etc/etcd/pki/ca.crt
-    cert: /etc/etcd/pki/healthcheck-client.crt
-    key: /etc/etcd/pki/healthcheck-client.key
-  register: etcd_members
-  run_once: true
-
 - name: Add the new member etcd-4 from an existing member
   corral.cluster.etcd_member:
     endpoints: ["https://10.0.0.11:2379"]
@@ -206,19 +197,13 @@ initial_cluster_state:
   sample: existing
 """
 
-import os
-
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.corral.cluster.plugins.module_utils import etcd
 
 ARGUMENT_SPEC = {
-    "endpoints": {"type": "list", "elements": "str", "required": True},
-    "ca_cert": {"type": "path", "required": True},
-    "cert": {"type": "path", "required": True},
-    "key": {"type": "path", "required": True, "no_log": False},
-    "etcdctl": {"type": "path", "default": "/usr/local/bin/etcdctl"},
-    "state": {"type": "str", "choices": list(etcd.STATES), "default": "list"},
+    **etcd.CONNECTION_ARGS,
+    "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
     "name": {"type": "str"},
     "peer_urls": {"type": "list", "elements": "str"},
     "learner": {"type": "bool", "default": False},
@@ -232,21 +217,10 @@ REQUIRED_IF = [
 
 def problems(params: dict) -> list:
     """What is wrong with the arguments, checked before etcdctl runs; each a sentence with the fix."""
-    found = []
-    if not params["endpoints"]:
-        found.append("endpoints is empty: give the client URL of at least one member, like https://10.0.0.11:2379.")
-    found += etcd.url_problems("endpoints", params["endpoints"])
+    found = etcd.connection_problems(params)
     found += etcd.url_problems("peer_urls", params["peer_urls"] or [])
     if params["state"] == "present" and not (params["name"] or "").strip():
         found.append("name is empty: give the member name (etcd --name).")
-    if not os.access(params["etcdctl"], os.X_OK):
-        found.append(
-            f"etcdctl is not an executable at {params['etcdctl']}: install etcd's etcdctl there (the role "
-            "corral.cluster.etcd does) or set the etcdctl option to its path."
-        )
-    for option in ("ca_cert", "cert", "key"):
-        if not os.path.isfile(params[option]):
-            found.append(f"{option} {params[option]} is not a file on {os.uname().nodename}.")
     return found
 
 
@@ -255,13 +229,7 @@ def run(module: AnsibleModule) -> dict:
     found = problems(params)
     if found:
         module.fail_json(msg=" ".join(found))
-    ctl = etcd.Etcdctl(
-        path=params["etcdctl"],
-        endpoints=tuple(url.strip() for url in params["endpoints"]),
-        ca_cert=params["ca_cert"],
-        cert=params["cert"],
-        key=params["key"],
-    )
+    ctl = etcd.etcdctl_from_params(params)
 
     def runner(cmd: list) -> tuple:
         return module.run_command(cmd, check_rc=False, environ_update=dict(etcd.ENVIRONMENT))

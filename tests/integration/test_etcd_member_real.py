@@ -33,8 +33,8 @@ COLLECTIONS = Path(__file__).resolve().parents[2] / "playbooks" / "collections"
 if str(COLLECTIONS) not in sys.path:
     sys.path.insert(0, str(COLLECTIONS))
 
-from ansible_collections.corral.cluster.plugins.module_utils import pki  # noqa: E402
-from ansible_collections.corral.cluster.plugins.modules import etcd_member  # noqa: E402
+from ansible_collections.corral.cluster.plugins.module_utils import etcd, pki  # noqa: E402
+from ansible_collections.corral.cluster.plugins.modules import etcd_member, etcd_member_info  # noqa: E402
 
 ETCD = os.environ.get("CORRAL_ETCD", "/usr/bin/etcd")
 ETCDCTL = os.environ.get("CORRAL_ETCDCTL") or shutil.which("etcdctl") or "/usr/bin/etcdctl"
@@ -227,7 +227,7 @@ class Cluster:
             "cert": f"{client}.crt",
             "key": f"{client}.key",
             "etcdctl": ETCDCTL,
-            "state": "list",
+            "state": "present",
             "name": None,
             "peer_urls": None,
             "learner": False,
@@ -237,8 +237,13 @@ class Cluster:
     def run(self, check_mode: bool = False, **overrides: Any) -> dict[str, Any]:
         return etcd_member.run(SubprocessModule(self.params(**overrides), check_mode=check_mode))
 
+    def info(self, **overrides: Any) -> dict[str, Any]:
+        """etcd_member_info with the connection options (and their overrides) of etcd_member."""
+        params = {name: value for name, value in self.params(**overrides).items() if name in etcd.CONNECTION_ARGS}
+        return etcd_member_info.run(SubprocessModule(params))
+
     def members(self) -> list[dict[str, Any]]:
-        return self.run()["members"]
+        return self.info()["members"]
 
 
 @pytest.fixture(scope="module")
@@ -268,8 +273,8 @@ def names(members: list[dict[str, Any]]) -> list[str]:
     return sorted(member["name"] for member in members)
 
 
-def test_list_shows_the_single_member(cluster: Cluster) -> None:
-    result = cluster.run()
+def test_info_shows_the_single_member(cluster: Cluster) -> None:
+    result = cluster.info()
     assert result["changed"] is False
     [member] = result["members"]
     assert member["name"] == "m1" and member["started"] and not member["is_learner"]
@@ -342,7 +347,7 @@ def test_removing_the_last_member_is_refused(cluster: Cluster) -> None:
 def test_a_wrong_ca_fails_with_the_command_and_a_hint(cluster: Cluster) -> None:
     other = write_pki(cluster.workdir / "other-pki", ca_name="other")
     with pytest.raises(Failed) as failed:
-        cluster.run(ca_cert=f"{other['ca']}.crt")
+        cluster.info(ca_cert=f"{other['ca']}.crt")
     result = failed.value.result
     assert result["rc"] != 0 and result["cmd"][0] == ETCDCTL and result["hint"]
     assert result["msg"].startswith("etcdctl member list failed:")

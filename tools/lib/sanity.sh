@@ -64,7 +64,7 @@ corral_sanity_path() {
 
 # ansible-test's output without the progress of the pip installs into its venvs.
 corral_sanity_quiet() {
-  sed -u -E '/^(Collecting|Downloading|Installing collected|Successfully (built|installed)|Processing|Looking in|Using cached|Requirement already|Found existing|Uninstalling|  (Downloading|Attempting|Successfully|Using cached|Building|Created|Stored))/d'
+  sed -u -E '/^[[:space:]]*(Collecting|Downloading|Installing collected|Successfully (built|installed|uninstalled)|Processing|Looking in|Using cached|Requirement already|Found existing|Uninstalling|Attempting uninstall|Building wheel|Created wheel|Stored in|━)/d'
 }
 
 corral_sanity() {

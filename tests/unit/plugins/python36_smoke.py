@@ -20,6 +20,7 @@ import shutil
 import sys
 import tarfile
 import tempfile
+import urllib.request
 import warnings
 
 warnings.simplefilter("ignore")  # cryptography warns that Python 3.6 is old
@@ -131,9 +132,13 @@ def smoke_artifacts(lib, work):
             handle.write(data)
     cache = os.path.join(work, "cache")
     mirror_url = "file://" + mirror
-    pending = [lib.fetch(a, cache, mirror_url, write=False).as_dict()["pending"] for a in artifacts]
-    fetched = [lib.fetch(a, cache, mirror_url).as_dict() for a in artifacts]
-    again = [lib.fetch(a, cache, mirror_url).as_dict() for a in artifacts]
+    # The module opens URLs with Ansible's open_url, which this interpreter need not have: urllib's.
+    def opener(url, timeout):
+        return urllib.request.urlopen(url, timeout=timeout)
+
+    pending = [lib.fetch(a, cache, mirror_url, write=False, opener=opener).as_dict()["pending"] for a in artifacts]
+    fetched = [lib.fetch(a, cache, mirror_url, opener=opener).as_dict() for a in artifacts]
+    again = [lib.fetch(a, cache, mirror_url, opener=opener).as_dict() for a in artifacts]
     for result in fetched + again:
         result["path"] = os.path.relpath(result["path"], work)
         result["source"] = result["source"].replace(mirror_url, "MIRROR")

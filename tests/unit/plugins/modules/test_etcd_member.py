@@ -11,7 +11,7 @@ from unittest.mock import MagicMock
 import pytest
 
 from ansible_collections.corral.cluster.plugins.module_utils import etcd
-from ansible_collections.corral.cluster.plugins.modules import etcd_member
+from ansible_collections.corral.cluster.plugins.modules import etcd_member, etcd_member_info
 
 MEMBERS = [
     {"ID": 0x8E9E05C52164694D, "name": "etcd-1", "peerURLs": ["https://10.0.0.11:2380"],
@@ -54,7 +54,7 @@ def module(files: dict[str, str], answers: dict[str, tuple], check_mode: bool = 
     fake = MagicMock(
         params={
             "endpoints": ["https://10.0.0.11:2379"],
-            "state": "list",
+            "state": "present",
             "name": None,
             "peer_urls": None,
             "learner": False,
@@ -73,9 +73,9 @@ def subcommands(fake: MagicMock) -> list[str]:
     return [call.args[0][call.args[0].index("member") + 1] for call in fake.run_command.call_args_list]
 
 
-def test_list_runs_etcdctl_v3_without_a_shell_and_returns_hex_ids(files) -> None:
+def test_info_lists_with_etcdctl_v3_without_a_shell_and_returns_hex_ids(files) -> None:
     fake = module(files, {})
-    result = etcd_member.run(fake)
+    result = etcd_member_info.run(fake)
     assert result["changed"] is False
     assert [m["id"] for m in result["members"]] == ["8e9e05c52164694d", "91bc3c398fb3c146"]
     [call] = fake.run_command.call_args_list
@@ -170,7 +170,7 @@ def test_etcdctl_failure_reports_command_stderr_and_hint(files, monkeypatch) -> 
     monkeypatch.setattr(etcd.socket, "create_connection", refuse)
     fake = module(files, {"list": (1, "", REFUSED)})
     with pytest.raises(Failed) as failed:
-        etcd_member.run(fake)
+        etcd_member_info.run(fake)
     result = failed.value.result
     assert result["msg"].startswith("etcdctl member list failed: dial tcp 10.0.0.11:2379: connect: connection refused")
     assert "No connection to https://10.0.0.11:2379 (Connection refused): is etcd running there" in result["hint"]
@@ -182,13 +182,13 @@ def test_a_timeout_with_listening_endpoints_points_at_tls(files, monkeypatch) ->
     monkeypatch.setattr(etcd.socket, "create_connection", lambda address, timeout: MagicMock())
     stderr = "Error: context deadline exceeded\n"
     with pytest.raises(Failed) as failed:
-        etcd_member.run(module(files, {"list": (1, "", stderr)}))
+        etcd_member_info.run(module(files, {"list": (1, "", stderr)}))
     assert "https://10.0.0.11:2379 accepts connections, so the TLS handshake most likely failed" in str(failed.value)
 
 
 def test_output_that_is_not_json_fails_clearly(files) -> None:
     with pytest.raises(Failed, match="etcdctl did not print JSON"):
-        etcd_member.run(module(files, {"list": (0, "1234, started, a, ...", "")}))
+        etcd_member_info.run(module(files, {"list": (0, "1234, started, a, ...", "")}))
 
 
 def test_missing_etcdctl_and_files_fail_before_running_anything(files, tmp_path) -> None:
@@ -212,7 +212,16 @@ def test_bad_urls_and_empty_name_are_refused(files) -> None:
 def test_argument_spec_requires_name_and_peer_urls_for_present_and_one_of_them_for_absent() -> None:
     assert ("state", "present", ("name", "peer_urls")) in etcd_member.REQUIRED_IF
     assert ("state", "absent", ("name", "peer_urls"), True) in etcd_member.REQUIRED_IF
-    assert etcd_member.ARGUMENT_SPEC["state"]["choices"] == list(etcd.STATES)
+    assert etcd_member.ARGUMENT_SPEC["state"]["choices"] == ["present", "absent"]
+    assert etcd_member.ARGUMENT_SPEC["state"]["default"] == "present"
+
+
+def test_info_takes_the_connection_options_only_and_fails_before_running_anything(files, tmp_path) -> None:
+    fake = module(files, {}, key=str(tmp_path / "missing.key"))
+    with pytest.raises(Failed, match="is not a file"):
+        etcd_member_info.run(fake)
+    fake.run_command.assert_not_called()
+    assert set(etcd.CONNECTION_ARGS) == {"endpoints", "ca_cert", "cert", "key", "etcdctl"}
     assert etcd_member.ARGUMENT_SPEC["learner"]["default"] is False
 
 

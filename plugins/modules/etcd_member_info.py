@@ -1,0 +1,137 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+DOCUMENTATION = r"""
+---
+module: etcd_member_info
+short_description: List the members of an etcd cluster
+description:
+  - Lists the members of a TLS etcd cluster over the etcd v3 API by running C(etcdctl member list) (with
+    C(ETCDCTL_API=3), C(--write-out=json), never through a shell) on the host, normally an etcd member.
+  - Changes nothing. M(corral.cluster.etcd_member) adds, updates and removes members.
+  - When etcdctl times out, the failure says which endpoints refuse connections (etcd down) and which accept them
+    (so the TLS handshake failed, for a wrong CA or client certificate).
+version_added: "0.1.0"
+requirements:
+  - etcdctl 3.4 or later on the host (the role C(corral.cluster.etcd) installs it)
+options:
+  endpoints:
+    description: Client URLs of the etcd members to talk to, such as V(https://10.0.0.11:2379).
+    type: list
+    elements: str
+    required: true
+  ca_cert:
+    description: The etcd CA certificate on the host (C(--cacert)).
+    type: path
+    required: true
+  cert:
+    description: A client certificate signed by the etcd CA, on the host (C(--cert)).
+    type: path
+    required: true
+  key:
+    description: The key of O(cert), on the host (C(--key)).
+    type: path
+    required: true
+  etcdctl:
+    description: Path of C(etcdctl) on the host.
+    type: path
+    default: /usr/local/bin/etcdctl
+extends_documentation_fragment:
+  - action_common_attributes
+  - action_common_attributes.info_module
+attributes:
+  check_mode:
+    support: full
+    details: Lists the members, as in a normal run.
+  diff_mode:
+    support: N/A
+    details: Changes nothing.
+  platform:
+    platforms: posix
+notes:
+  - Member IDs are returned in hex, the form C(etcdctl member list) prints and C(etcdctl member remove) takes.
+seealso:
+  - module: corral.cluster.etcd_member
+author:
+  - corral.cluster maintainers (@corral)
+"""
+
+EXAMPLES = r"""
+- name: List the etcd members
+  corral.cluster.etcd_member_info:
+    endpoints: ["https://{{ cluster_node_ip }}:2379"]
+    ca_cert: /etc/etcd/pki/ca.crt
+    cert: /etc/etcd/pki/healthcheck-client.crt
+    key: /etc/etcd/pki/healthcheck-client.key
+  register: etcd_members
+  run_once: true
+
+- name: Show the members that have not started yet
+  ansible.builtin.debug:
+    msg: "{{ etcd_members.members | rejectattr('started') | map(attribute='peer_urls') | list }}"
+"""
+
+RETURN = r"""
+members:
+  description: The members of the cluster.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    id:
+      description: Member ID in hex.
+      type: str
+      sample: 8e9e05c52164694d
+    name:
+      description: Member name; empty until the member has started.
+      type: str
+      sample: etcd-1
+    peer_urls:
+      description: Peer URLs.
+      type: list
+      elements: str
+      sample: ["https://10.0.0.11:2380"]
+    client_urls:
+      description: Client URLs; empty until the member has started.
+      type: list
+      elements: str
+      sample: ["https://10.0.0.11:2379"]
+    is_learner:
+      description: Whether the member is a learner (non-voting).
+      type: bool
+      sample: false
+    started:
+      description: Whether the member has started (it has a name).
+      type: bool
+      sample: true
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.corral.cluster.plugins.module_utils import etcd
+
+
+def run(module: AnsibleModule) -> dict:
+    found = etcd.connection_problems(module.params)
+    if found:
+        module.fail_json(msg=" ".join(found))
+
+    def runner(cmd: list) -> tuple:
+        return module.run_command(cmd, check_rc=False, environ_update=dict(etcd.ENVIRONMENT))
+
+    try:
+        result = etcd.converge(etcd.etcdctl_from_params(module.params), runner, "list")
+    except etcd.EtcdctlFailed as exc:
+        module.fail_json(msg=str(exc), cmd=exc.cmd, rc=exc.rc, stdout=exc.stdout, stderr=exc.stderr, hint=exc.hint)
+    except etcd.EtcdError as exc:
+        module.fail_json(msg=str(exc))
+    return {"changed": False, "members": result["members"]}
+
+
+def main() -> None:
+    module = AnsibleModule(argument_spec=etcd.CONNECTION_ARGS, supports_check_mode=True)
+    module.exit_json(**run(module))
+
+
+if __name__ == "__main__":
+    main()
