@@ -43,8 +43,10 @@ DEFAULT_CERT_DAYS = 365
 DEFAULT_RENEW_BEFORE_DAYS = 30
 # Backdated so that a host whose clock lags the controller a little accepts a fresh certificate.
 CLOCK_SKEW = datetime.timedelta(minutes=5)
+# The PKI lives on the controller, under cluster_state_dir: nothing there is for other users,
+# certificates included. Set explicitly (never left to the umask).
 KEY_MODE = 0o600
-CERT_MODE = 0o644
+CERT_MODE = 0o600
 DIR_MODE = 0o700
 SECRET_BYTES = 32  # AES-256 (aescbc) and secretbox keys
 
@@ -304,6 +306,8 @@ def reconcile(
     now = now or datetime.datetime.now(datetime.timezone.utc)
     changes = Changes()
     cas: Dict[str, _Issued] = {}
+    if root.is_dir() and _mode(root) != DIR_MODE:
+        changes.permissions_fixed.append("./")
     if write:
         _ensure_dir(root)
     for spec in plan:
@@ -315,6 +319,7 @@ def reconcile(
             ensure_secret(root, spec, changes, write)
         else:
             ensure_leaf(root, spec, cas[spec.issuer], options, changes, write, now)
+    _fix_modes(root, plan, changes, write)
     return changes
 
 
@@ -323,7 +328,6 @@ def ensure_ca(
 ) -> _Issued:
     """Keep or (re)issue a self-signed CA; returns its key and certificate for signing leaves."""
     key, cert, reasons = _inspect(root, spec, options, None, now)
-    _fix_key_mode(root, spec, key, changes, write)
     if not reasons:
         return _Issued(key, cert, rekeyed=False)
     existed = _exists(root, spec)
@@ -355,7 +359,6 @@ def ensure_leaf(
         reasons = [f"its CA {spec.issuer} has a new key"]
     else:
         key, _unused, reasons = _inspect(root, spec, options, ca.cert, now)
-    _fix_key_mode(root, spec, key, changes, write)
     if not reasons:
         return
     existed = _exists(root, spec)
@@ -406,7 +409,6 @@ def ensure_key_pair(root: Path, spec: CertSpec, options: Options, changes: Chang
             reasons.append(f"{spec.cert_file} is not the public half of {spec.key_file}")
     elif not key_problem:
         reasons.append(f"{spec.key_file} is missing")
-    _fix_key_mode(root, spec, key, changes, write)
     if not reasons:
         return
     existed = _exists(root, spec)
@@ -658,11 +660,7 @@ def ensure_secret(root: Path, spec: CertSpec, changes: Changes, write: bool) -> 
                 f"{path} is not a base64 {SECRET_BYTES}-byte key. It encrypts the cluster's Secrets at rest and is "
                 "never regenerated: restore it from a backup of the cluster state directory."
             )
-        if (path.stat().st_mode & 0o777) != KEY_MODE:
-            if write:
-                path.chmod(KEY_MODE)
-            changes.permissions_fixed.append(spec.key_file)
-        return
+        return  # its mode is checked with the others (_fix_modes)
     if write:
         _write_atomic(path, base64.b64encode(os.urandom(SECRET_BYTES)) + b"\n", KEY_MODE)
     changes.record(spec.key_file, False, [f"{spec.key_file} is missing"])
@@ -675,14 +673,26 @@ def _save(root: Path, spec: CertSpec, new_key: Optional[PrivateKey], public_byte
     _write_atomic(root / spec.cert_file, public_bytes, CERT_MODE)
 
 
-def _fix_key_mode(root: Path, spec: CertSpec, key: Optional[PrivateKey], changes: Changes, write: bool) -> None:
-    # A kept key readable by others is as good as leaked to them: put it back to 0600.
-    path = root / spec.key_file
-    if key is None or (path.stat().st_mode & 0o777) == KEY_MODE:
-        return
-    if write:
-        path.chmod(KEY_MODE)
-    changes.permissions_fixed.append(spec.key_file)
+def _mode(path: Path) -> int:
+    return path.stat().st_mode & 0o777
+
+
+def _fix_modes(root: Path, plan: Sequence[CertSpec], changes: Changes, write: bool) -> None:
+    """Put every planned file back to 0600 and its directory to 0700, reporting each one changed.
+
+    A key (or anything else of the PKI) readable by others is as good as leaked to them.
+    """
+    seen = set(changes.permissions_fixed)
+    for spec in plan:
+        for name in dict.fromkeys((spec.key_file, spec.cert_file)):
+            for relative, mode in ((str(Path(name).parent), DIR_MODE), (name, KEY_MODE)):
+                path = root / relative
+                if relative == "." or relative in seen or not path.exists() or _mode(path) == mode:
+                    continue
+                seen.add(relative)
+                if write:
+                    path.chmod(mode)
+                changes.permissions_fixed.append(relative + "/" if path.is_dir() else relative)
 
 
 def _write_atomic(path: Path, content: bytes, mode: int) -> None:
@@ -700,7 +710,15 @@ def _write_atomic(path: Path, content: bytes, mode: int) -> None:
 
 
 def _ensure_dir(path: Path) -> None:
-    path.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
+    """The directory, 0700; so is every parent it creates (mkdir -p would leave them to the umask)."""
+    missing = []
+    current = path
+    while not current.exists():
+        missing.append(current)
+        current = current.parent
+    for directory in reversed(missing):
+        directory.mkdir(mode=DIR_MODE, exist_ok=True)
+        directory.chmod(DIR_MODE)
     path.chmod(DIR_MODE)
 
 

@@ -5,6 +5,7 @@ and a converge that regenerates no certificate."""
 import json
 import os
 import re
+import stat
 import subprocess
 import time
 from pathlib import Path
@@ -51,12 +52,13 @@ def wait_healthy(on, endpoint, timeout=90):
     pytest.fail(f"{endpoint} not healthy within {timeout} s")
 
 
-def playbook(name, *extra):
+def playbook(name, *extra, umask=None):
     env = dict(os.environ, ANSIBLE_CONFIG=str(PROJECT / "ansible.cfg"), ANSIBLE_FORCE_COLOR="0",
                ANSIBLE_NOCOLOR="1", ANSIBLE_COLLECTIONS_PATH=str(PROJECT / "playbooks" / "collections"))
     result = subprocess.run(["ansible-playbook", "-i", str(INVENTORY), *extra,
                              str(PROJECT / "playbooks" / name)],
-                            env=env, cwd=PROJECT, capture_output=True, text=True, timeout=900, check=False)
+                            env=env, cwd=PROJECT, capture_output=True, text=True, timeout=900, check=False,
+                            umask=-1 if umask is None else umask)
     assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-3000:]
     return result.stdout
 
@@ -136,6 +138,16 @@ def test_backups_beyond_the_retention_are_removed():
         playbook("etcd_backup.yml", "-e", "etcd_backup_keep=2")
         time.sleep(1)  # snapshot names carry the time to the second
     assert len(list(BACKUP_DIR.glob("snapshot-*.db"))) == 2
+
+
+def test_the_state_directory_snapshots_included_is_private_even_with_umask_002():
+    # A snapshot is the whole keyspace (Secrets included): 0600 in 0700 directories, as is the PKI.
+    playbook("etcd_backup.yml", umask=0o002)
+    modes = {path: stat.S_IMODE(path.stat().st_mode) for path in [STATE_DIR, *STATE_DIR.rglob("*")]}
+    assert len([path for path in modes if path.name.startswith("snapshot-")]) == 3
+    loose = {str(path.relative_to(STATE_DIR)): oct(mode) for path, mode in modes.items()
+             if mode != (0o700 if path.is_dir() else 0o600)}
+    assert not loose, f"readable by others in {STATE_DIR}: {loose}"
 
 
 def test_pki_check_prints_days_left_of_every_certificate():

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 
 import datetime
+import os
 import shutil
 import stat
 from pathlib import Path
@@ -208,8 +209,41 @@ def test_first_run_creates_every_file_with_private_modes(tmp_path: Path) -> None
     for spec in PLAN:
         assert stat.S_IMODE((root / spec.key_file).stat().st_mode) == 0o600, spec.key_file
         if spec.profile != "secret":
-            assert stat.S_IMODE((root / spec.cert_file).stat().st_mode) == 0o644, spec.cert_file
+            assert stat.S_IMODE((root / spec.cert_file).stat().st_mode) == 0o600, spec.cert_file
     assert stat.S_IMODE(root.stat().st_mode) == stat.S_IMODE((root / "etcd").stat().st_mode) == 0o700
+
+
+def modes_under(top: Path) -> dict[str, int]:
+    return {path.relative_to(top).as_posix(): stat.S_IMODE(path.stat().st_mode) for path in [top, *top.rglob("*")]}
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o002, 0o000], ids=["umask-022", "umask-002", "umask-000"])
+def test_the_state_directory_and_everything_in_it_are_private_whatever_the_umask(tmp_path: Path, umask: int) -> None:
+    # pki_dir in a cluster_state_dir that does not exist yet: both are created by the run.
+    state = tmp_path / "corral" / "lab"
+    previous = os.umask(umask)
+    try:
+        pki.reconcile(state / "pki", PLAN, ECDSA)
+    finally:
+        os.umask(previous)
+    modes = modes_under(tmp_path / "corral")
+    assert {mode for path, mode in modes.items() if (tmp_path / "corral" / path).is_dir()} == {0o700}
+    assert {mode for path, mode in modes.items() if (tmp_path / "corral" / path).is_file()} == {0o600}
+    assert "lab/pki/etcd/ca.key" in modes and len(modes) > 2 * len(PLAN)
+
+
+def test_modes_left_by_an_older_release_are_made_private_and_reported(pki_dir: Path) -> None:
+    # Certificates were 0644 and directories 0755 before; a rerun puts them right, once.
+    pki_dir.chmod(0o755)
+    (pki_dir / "etcd").chmod(0o755)
+    for cert in pki_dir.rglob("*.crt"):
+        cert.chmod(0o644)
+    changes = pki.reconcile(pki_dir, PLAN, ECDSA)
+    assert changes.changed and not changes.created and not changes.renewed
+    assert "./" in changes.permissions_fixed and "etcd/" in changes.permissions_fixed
+    assert "etcd/ca.crt" in changes.permissions_fixed and "apiserver.crt" in changes.permissions_fixed
+    assert set(modes_under(pki_dir).values()) == {0o600, 0o700}
+    assert not pki.reconcile(pki_dir, PLAN, ECDSA).changed
 
 
 def test_every_certificate_verifies_against_its_ca(issued: Path) -> None:
