@@ -16,11 +16,15 @@ This module is also the one place that says which Kubernetes minors each Rancher
 (:data:`RANCHER_KUBERNETES_SUPPORT`).
 """
 
+import atexit
+import hashlib
 import json
+import os
 import re
 import shlex
 import socket
 import ssl
+import tempfile
 import time
 from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 from urllib.parse import urlencode, urlsplit
@@ -210,7 +214,7 @@ def tls_message(url: str, err: Any, ca_path: Optional[str]) -> str:
     trusted = f"the CA in {ca_path}" if ca_path else "the host's trusted CAs"
     return (f"TLS verification of {url} failed ({err}): its certificate is not signed by {trusted}, or the "
             "address is not among its names. Give the CA that signed Rancher's certificate (ca_path), or, for "
-            "Rancher's own self-signed certificate only, validate_certs=false.")
+            "Rancher's own self-signed certificate, the sha256 of the CA it serves (ca_checksum).")
 
 
 def timeout_message(url: str, timeout: float) -> str:
@@ -616,16 +620,80 @@ CONNECTION_ARGS: Dict[str, dict] = {
     "url": {"type": "str", "required": True},
     "validate_certs": {"type": "bool", "default": True},
     "ca_path": {"type": "path"},
+    "ca_checksum": {"type": "str", "no_log": False},
     "timeout": {"type": "float", "default": 30.0},
 }
 
 SELF_SIGNED_WARNING = (
-    "validate_certs=false: Rancher's TLS certificate is not verified (acceptable only for Rancher's own self-signed "
-    "certificate on a trusted network; give ca_path instead to verify it)."
+    "validate_certs=false: Rancher's TLS certificate is not verified (give ca_checksum, the sha256 of the CA Rancher "
+    "serves, to verify its own self-signed certificate, or ca_path)."
 )
+
+_CHECKSUM_RE = re.compile(r"^(?:sha256:)?([0-9a-fA-F]{64})$")
+
+
+# --- Rancher's own CA, pinned by its checksum ---------------------------------------------------
+
+
+def ca_checksum(cacerts: str) -> str:
+    """The sha256 (hex) of the CA as Rancher serves it in the cacerts setting: CATTLE_CA_CHECKSUM of its agents."""
+    return hashlib.sha256(cacerts.encode()).hexdigest()
+
+
+def normalize_checksum(value: str) -> str:
+    match = _CHECKSUM_RE.match(str(value or "").strip())
+    if not match:
+        raise RancherError(f"ca_checksum {value!r} is not a sha256 (64 hex digits, as Rancher's --ca-checksum).")
+    return match.group(1).lower()
+
+
+def pinned_cacerts(url: str, checksum: str, transport: Transport, timeout: float = 30.0) -> str:
+    """The CA Rancher serves, refused unless its sha256 is ``checksum``; the way Rancher's agents trust it.
+
+    Read from /v3/settings/cacerts without authentication and over TLS that is not verified yet: no
+    credentials are sent, and a CA with another checksum (another server, a man in the middle) is refused.
+    Every later request is verified against the CA returned.
+    """
+    expected = normalize_checksum(checksum)
+    setting = Client(url, transport, timeout=timeout).request("GET", "/v3/settings/cacerts", auth=False)
+    cacerts = setting.get("value") if isinstance(setting, dict) else None
+    if not cacerts:
+        raise RancherError(
+            f"Rancher at {url} serves no CA of its own (/v3/settings/cacerts is empty: a certificate from a public "
+            "CA, --no-cacerts): leave ca_checksum unset and verify against the host's trusted CAs."
+        )
+    actual = ca_checksum(cacerts)
+    if actual != expected:
+        raise RancherError(
+            f"Rancher at {url} serves a CA whose sha256 is {actual}, not the expected ca_checksum {expected}: another "
+            "server answers at that address, or Rancher was reinstalled with a new CA. Nothing was sent to it. If "
+            "the new CA is Rancher's, pin its checksum."
+        )
+    return cacerts
+
+
+def _private_file(content: str) -> str:
+    """A 0600 temporary file holding ``content``, removed when the process exits."""
+    descriptor, path = tempfile.mkstemp(prefix="corral-rancher-ca-", suffix=".pem")
+    with os.fdopen(descriptor, "w") as handle:
+        handle.write(content)
+    atexit.register(lambda: os.path.exists(path) and os.unlink(path))
+    return path
 
 
 def client_from_params(params: Mapping[str, Any], token: Optional[str] = None,
                        basic_auth: Optional[tuple] = None) -> Client:
-    transport = ansible_transport(validate_certs=params["validate_certs"], ca_path=params.get("ca_path"))
+    """A client for the modules' connection options.
+
+    With ca_checksum (and validate_certs), Rancher's own CA is read and pinned first (:func:`pinned_cacerts`), and
+    every request is verified against it alone.
+    """
+    ca_path = params.get("ca_path")
+    if params["validate_certs"] and params.get("ca_checksum"):
+        if ca_path:
+            raise RancherError("Give ca_path (your CA) or ca_checksum (Rancher's own CA), not both.")
+        unverified = ansible_transport(validate_certs=False)
+        cacerts = pinned_cacerts(params["url"], params["ca_checksum"], unverified, params["timeout"])
+        ca_path = _private_file(cacerts)
+    transport = ansible_transport(validate_certs=params["validate_certs"], ca_path=ca_path)
     return Client(params["url"], transport, token=token, basic_auth=basic_auth, timeout=params["timeout"])

@@ -70,6 +70,17 @@ EXAMPLES = r"""
     ca_path: /etc/rancher-ca.pem
   register: rancher_login
   no_log: true
+
+- name: Bootstrap Rancher that serves its own self-signed certificate, its CA pinned by checksum
+  corral.cluster.rancher_bootstrap:
+    url: https://rancher.example.com
+    password: "{{ rancher_server_admin_password }}"
+    bootstrap_password: "{{ rancher_server_bootstrap_password }}"
+    server_url: https://rancher.example.com
+    # sha256 of the value of /v3/settings/cacerts, as in the --ca-checksum of Rancher's agent commands
+    ca_checksum: "{{ rancher_ca_checksum }}"
+  register: rancher_login
+  no_log: true
 """
 
 RETURN = r"""

@@ -83,7 +83,7 @@ EXAMPLES = r"""
     token: "{{ rancher_login.token }}"
     name: corral
     kubernetes_version: "{{ cluster_kubernetes_version }}"
-    validate_certs: false
+    ca_checksum: "{{ rancher_ca_checksum }}"
   register: rancher_import
   no_log: true
 
@@ -101,7 +101,7 @@ EXAMPLES = r"""
     name: corral
     state: active
     wait_timeout: 600
-    validate_certs: false
+    ca_checksum: "{{ rancher_ca_checksum }}"
   no_log: true
 """
 
@@ -170,8 +170,8 @@ def run(module: AnsibleModule) -> dict:
     params = module.params
     if not params["validate_certs"]:
         module.warn(rancher.SELF_SIGNED_WARNING)
-    client = rancher.client_from_params(params, token=params["token"])
     try:
+        client = rancher.client_from_params(params, token=params["token"])
         compatibility = None
         if params["kubernetes_version"]:
             version = client.get("/v3/settings/server-version").get("value")

@@ -96,8 +96,8 @@ def run(module: AnsibleModule) -> dict:
     if params["url"].startswith("https://") and not params["validate_certs"]:
         module.warn(rancher.SELF_SIGNED_WARNING)
     keys = (params["access_key"], params["secret_key"]) if params["access_key"] else None
-    client = rancher.client_from_params(params, basic_auth=keys)
     try:
+        client = rancher.client_from_params(params, basic_auth=keys)
         result = rancher.legacy_registration(client, api_host=params["api_host"],
                                              project_id=params["project_id"] or None, check_mode=module.check_mode)
         if result["registration"]:

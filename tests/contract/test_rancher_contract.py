@@ -7,6 +7,7 @@ import hashlib
 import json
 import re
 import socket
+import subprocess
 import threading
 import time
 
@@ -101,10 +102,65 @@ def test_missing_token_is_401_and_unknown_resource_404(v2):
 
 def test_tls_verification_failure_is_explained(v2):
     url, ca, _unused = v2
-    with pytest.raises(rancher.TransportError, match="TLS verification of .* failed.*ca_path.*validate_certs=false"):
+    with pytest.raises(rancher.TransportError, match="TLS verification of .* failed.*ca_path.*ca_checksum"):
         client(url, validate=True).request("GET", "/ping", auth=False, raw=True)
     # With Rancher's CA the same call works.
     assert client(url, ca, validate=True).request("GET", "/ping", auth=False, raw=True) == "pong"
+
+
+def pinned(url: str, checksum: str, **params) -> rancher.Client:
+    """A client as the modules make it from their connection options."""
+    return rancher.client_from_params({"url": url, "validate_certs": True, "ca_path": None, "ca_checksum": checksum,
+                                       "timeout": 10, **params})
+
+
+def test_rancher_own_ca_pinned_by_its_checksum_verifies_every_request(v2):
+    url, ca, api = v2
+    checksum = hashlib.sha256(api.cacerts.encode()).hexdigest()
+    # The checksum Rancher puts in its agents' --ca-checksum is the one the modules take.
+    assert rancher.ca_checksum(api.cacerts) == checksum
+    client_ = pinned(url, f"sha256:{checksum.upper()}")
+    result = rancher.bootstrap(client_, username="admin", password=PASSWORD, bootstrap_password="admin",
+                               server_url=url, token_ttl_ms=60000, token_description="t", check_mode=False)
+    assert result.changed and result.server_version == "v2.5.16"
+
+
+def test_a_ca_with_another_checksum_is_refused_before_any_credentials_are_sent(v2):
+    url, ca, api = v2
+    other = hashlib.sha256(b"some other CA").hexdigest()
+    with pytest.raises(rancher.RancherError, match=f"serves a CA whose sha256 is [0-9a-f]{{64}}, not the expected "
+                                                   f"ca_checksum {other}"):
+        pinned(url, other)
+    assert api.state.data["tokens"] == {} and api.state.data["users"]["user-admin1"]["password"] == "admin"
+    with pytest.raises(rancher.RancherError, match="is not a sha256"):
+        pinned(url, "abc")
+    with pytest.raises(rancher.RancherError, match="not both"):
+        pinned(url, other, ca_path=ca)
+
+
+def openssl(*args: str) -> None:
+    subprocess.run(["openssl", *args], check=True, capture_output=True)
+
+
+def test_a_server_that_replays_rancher_ca_with_another_certificate_is_refused(v2, v2_factory, tmp_path):
+    # A man in the middle can serve Rancher's cacerts (public) but not a certificate signed by its CA.
+    url, ca, api = v2
+    ssl_dir = tmp_path / "mitm"
+    ssl_dir.mkdir()
+    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(ssl_dir / "ca.key"), "-out",
+            str(ssl_dir / "ca.crt"), "-days", "2", "-subj", "/CN=not-rancher")
+    openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", str(ssl_dir / "key.pem"), "-out",
+            str(ssl_dir / "server.csr"), "-subj", "/CN=rancher")
+    (ssl_dir / "ext.cnf").write_text("subjectAltName=DNS:localhost,IP:127.0.0.1\n")
+    openssl("x509", "-req", "-in", str(ssl_dir / "server.csr"), "-CA", str(ssl_dir / "ca.crt"), "-CAkey",
+            str(ssl_dir / "ca.key"), "-CAcreateserial", "-out", str(ssl_dir / "cert.pem"), "-days", "2",
+            "-extfile", str(ssl_dir / "ext.cnf"))
+    (ssl_dir / "cacerts.pem").write_text(api.cacerts)
+    mitm_url, mitm = v2_factory(STANDIN_SSL_DIR=str(ssl_dir))
+    client_ = pinned(mitm_url, rancher.ca_checksum(api.cacerts))  # the checksum matches: the CA is replayed
+    with pytest.raises(rancher.TransportError, match="TLS verification of .* failed"):
+        rancher.login(client_, "admin", "admin", 1000, "t")
+    assert mitm.state.data["tokens"] == {}
 
 
 def test_timeout_is_explained():

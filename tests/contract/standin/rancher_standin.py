@@ -50,7 +50,10 @@ Environment: STANDIN_MODE (v2|v1), STANDIN_RANCHER_VERSION, CATTLE_BOOTSTRAP_PAS
 2.6 and later; 2.5 and older start with "admin"), STANDIN_DATA_DIR, STANDIN_BIND,
 STANDIN_HTTP_PORT, STANDIN_HTTPS_PORT, STANDIN_AGENT_IMAGE (the image of the manifest's
 cattle-cluster-agent, default corral.test/rancher-cluster-agent-standin:<version>, as Rancher's
-manifest names rancher/rancher-agent:<version>), STANDIN_ACTIVE_AFTER_POLLS. Argument
+manifest names rancher/rancher-agent:<version>), STANDIN_ACTIVE_AFTER_POLLS, STANDIN_TLS_SANS (comma-separated
+addresses and names the self-signed certificate carries besides localhost and 127.0.0.1, as Rancher's
+dynamic certificate names the addresses it is reached at; a change makes a new certificate from the
+same CA, so the CA's checksum stays). Argument
 --no-cacerts as Rancher's. User certificates are read from /etc/rancher/ssl/{cert,key,cacerts}.pem
 (STANDIN_SSL_DIR) as Rancher does.
 """
@@ -105,6 +108,7 @@ class Config:
         self.agent_image = env.get("STANDIN_AGENT_IMAGE", f"{CLUSTER_AGENT_IMAGE_STANDIN}:{self.version}")
         self.active_after_polls = int(env.get("STANDIN_ACTIVE_AFTER_POLLS", "0"))
         self.no_cacerts = "--no-cacerts" in argv
+        self.tls_sans = [name.strip() for name in env.get("STANDIN_TLS_SANS", "").split(",") if name.strip()]
 
 
 class State:
@@ -153,15 +157,23 @@ def ensure_certificate(config: Config) -> tuple[Path, Path, str]:
     tls = config.data_dir / "standin-tls"
     tls.mkdir(parents=True, exist_ok=True)
     ca_key, ca_crt, key, csr, crt = (tls / n for n in ("ca.key", "ca.crt", "server.key", "server.csr", "server.crt"))
-    if not crt.exists():
-        def openssl(*args: str) -> None:
-            subprocess.run(["openssl", *args], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    names = ["DNS:localhost", "IP:127.0.0.1"] + [
+        name if name.startswith(("DNS:", "IP:")) else ("IP:" if re.fullmatch(r"[0-9.]+|[0-9a-fA-F:]+", name)
+                                                       else "DNS:") + name
+        for name in config.tls_sans]
+    ext = tls / "ext.cnf"
+    wanted = f"subjectAltName={','.join(dict.fromkeys(names))}\n"
+
+    def openssl(*args: str) -> None:
+        subprocess.run(["openssl", *args], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    if not ca_crt.exists():
         openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(ca_key), "-out", str(ca_crt),
                 "-days", "3650", "-subj", "/O=the-ranch/CN=cattle-ca")
+    if not crt.exists() or not ext.exists() or ext.read_text() != wanted:
         openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(csr),
                 "-subj", "/O=the-ranch/CN=cattle")
-        ext = tls / "ext.cnf"
-        ext.write_text("subjectAltName=DNS:localhost,IP:127.0.0.1\n")
+        ext.write_text(wanted)
         openssl("x509", "-req", "-in", str(csr), "-CA", str(ca_crt), "-CAkey", str(ca_key), "-CAcreateserial",
                 "-out", str(crt), "-days", "3650", "-extfile", str(ext))
     return crt, key, "" if config.no_cacerts else ca_crt.read_text()
