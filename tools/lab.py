@@ -239,9 +239,34 @@ chmod 0600 "$home/.ssh/authorized_keys"
             time.sleep(1)
         raise SystemExit(f"{node}: no SSH login as {USER} with sudo at {address} within {timeout} s")
 
+    def install_python36(self, node: str) -> str:
+        """Copy this machine's Python 3.6 into the node at the same path (its binary finds its library
+        there); returns the interpreter. CentOS 7 and EL 8 hosts have Python 3.6."""
+        found = sorted(Path("/root/.pyenv/versions").glob("3.6*/bin/python3.6"))
+        if not found:
+            raise SystemExit("--python36: no Python 3.6 under /root/.pyenv/versions on this machine")
+        python = found[-1]
+        version = python.parent.parent
+        present = subprocess.run(["docker", "exec", self.container(node), str(python), "-c", "import ssl, json"],
+                                 capture_output=True, check=False)
+        if present.returncode == 0:
+            return str(python)
+        log(f"{node}: copying {version} into the node (Ansible runs its modules there with it)")
+        excluded = ["lib/python3.6/test", "lib/python3.6/site-packages", "include", "share", "lib/python3.6/idlelib",
+                    "lib/python3.6/config-3.6m-x86_64-linux-gnu"]
+        archive = subprocess.run(["tar", "-C", "/", *[f"--exclude={str(version)[1:]}/{path}" for path in excluded],
+                                  "--exclude=__pycache__", "-cf", "-", str(version)[1:]],
+                                 capture_output=True, check=True).stdout
+        subprocess.run(["docker", "exec", "-i", self.container(node), "tar", "-C", "/", "-xf", "-"], input=archive,
+                       check=True)
+        # The login user runs Python without sudo too (facts, become_user): /root must be traversable.
+        docker("exec", self.container(node), "chmod", "755", "/root", "/root/.pyenv", str(version.parent))
+        docker("exec", self.container(node), str(python), "-c", "import ssl, json")
+        return str(python)
+
     def up(self, nodes: int, control_planes: int, subnet: str, image: str,
            inventory_file: Path | None = None, rancher: bool = False, kubernetes: str = KUBERNETES_SETS[0],
-           docker_nodes: int = 0) -> dict[str, str]:
+           docker_nodes: int = 0, python36: list[str] | None = None) -> dict[str, str]:
         if control_planes < 1 or control_planes > nodes:
             raise SystemExit("--control-planes must be between 1 and --nodes")
         if rancher and kubernetes != "1.20":
@@ -263,14 +288,20 @@ chmod 0600 "$home/.ssh/authorized_keys"
             self.start_node(node, address, image)
         names = [name for name in addresses if name != RANCHER_HOST]
         docker_runtime = names[len(names) - docker_nodes:] if docker_nodes else []
+        unknown = sorted(set(python36 or []) - set(addresses))
+        if unknown:
+            raise SystemExit(f"--python36 {' '.join(unknown)}: no such node (the nodes are {', '.join(addresses)})")
+        interpreters = {}
         for node, address in addresses.items():
             self.wait_booted(node)
             self.provision_user(node)
             if node in docker_runtime:
                 self.install_file(node, LAB_RUNC, LAB_RUNC_SCRIPT)
             self.wait_ssh(node, address)
+            if node in (python36 or []):
+                interpreters[node] = self.install_python36(node)
         self.write_inventory(addresses, control_planes, str(net.network_address + 1), inventory_file, standin,
-                             kubernetes=kubernetes, docker_runtime=docker_runtime)
+                             kubernetes=kubernetes, docker_runtime=docker_runtime, interpreters=interpreters)
         return addresses
 
     def install_file(self, node: str, path: str, text: str, mode: str = "0755") -> None:
@@ -284,14 +315,18 @@ chmod 0600 "$home/.ssh/authorized_keys"
 
     def write_inventory(self, addresses: dict[str, str], control_planes: int, gateway: str,
                         path: Path | None, standin: Path | None = None, kubernetes: str = KUBERNETES_SETS[0],
-                        docker_runtime: list[str] | tuple = ()) -> Path:
+                        docker_runtime: list[str] | tuple = (), interpreters: dict[str, str] | None = None) -> Path:
         """An inventory in the collection's group model, as a user would write one."""
         names = [name for name in addresses if name != RANCHER_HOST]
         control = names[:control_planes]
         workers = names[control_planes:] or control
 
+        interpreters = interpreters or {}
+
         def host(group: list[str]) -> dict:
-            return {n: {"ansible_host": addresses[n], **(DOCKER_RUNTIME_SETTINGS if n in docker_runtime else {})}
+            # A node given --python36 is driven like an EL host: Ansible runs its modules with Python 3.6.
+            return {n: {"ansible_host": addresses[n], **(DOCKER_RUNTIME_SETTINGS if n in docker_runtime else {}),
+                        **({"ansible_python_interpreter": interpreters[n]} if n in interpreters else {})}
                     for n in group}
 
         inventory = {"all": {
@@ -522,7 +557,7 @@ def cmd_up(args: argparse.Namespace) -> Lab:
     lab = Lab(args.name)
     started = time.monotonic()
     addresses = lab.up(args.nodes, args.control_planes, args.subnet, image, args.inventory_file, args.rancher,
-                       kubernetes=args.kubernetes, docker_nodes=args.docker_nodes)
+                       kubernetes=args.kubernetes, docker_nodes=args.docker_nodes, python36=args.python36)
     log(f"Lab '{lab.name}' is up in {time.monotonic() - started:.0f} s: "
         + ", ".join(f"{n}={a}" for n, a in addresses.items()))
     print(lab.inventory_path())
@@ -591,6 +626,9 @@ def parser() -> argparse.ArgumentParser:
         sp.add_argument("--rancher", action="store_true",
                         help="one more host, 'rancher', running the contract stand-in of Rancher 2.5's API "
                         "(NOT Rancher: no Rancher image can be had here), into which site.yml imports the cluster")
+        sp.add_argument("--python36", action="append", default=[], metavar="NODE",
+                        help="run Ansible's modules on NODE with Python 3.6, as on CentOS 7 and EL 8 (this machine's "
+                        "/root/.pyenv/versions/3.6.* is copied into it); drive such a lab with ansible-core 2.16")
         sp.add_argument("--inventory-file", type=Path,
                         help="write the inventory here (default: .lab/NAME/inventory/hosts.yml)")
 
