@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 PROJECT = Path(os.environ["MOLECULE_PROJECT_DIRECTORY"])
 INVENTORY = Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"], "inventory")
@@ -26,11 +27,13 @@ def lab_addresses(inventory_file):
     found = {}
 
     def walk(group):
-        found.update({name: host["ansible_host"] for name, host in group.get("hosts", {}).items()})
+        found.update({name: host["ansible_host"] for name, host in (group.get("hosts") or {}).items()
+                      if host and "ansible_host" in host})
         for child in group.get("children", {}).values():
             walk(child)
 
-    walk(json.loads(inventory_file.read_text().split("\n", 1)[1])["all"])
+    # YAML: create.yml rewrites the lab's JSON inventory as YAML (JSON is YAML too).
+    walk(yaml.safe_load(inventory_file.read_text())["all"])
     return found
 
 

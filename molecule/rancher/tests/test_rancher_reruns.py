@@ -6,6 +6,7 @@ The upgrade runs last of all.
 """
 
 import json
+import os
 import subprocess
 
 from test_rancher import NODES, SECRETS, login, rancher_client, recap, run_playbook
@@ -21,8 +22,12 @@ def test_rerun_changes_nothing_and_logs_no_secret():
     assert "token-" not in output  # no API token either
 
 
+# The lab's container names carry its namespace (CORRAL_LAB_NS=N: nsN-NAME), as tools/lab.py names them.
+LAB_PREFIX = f"ns{os.environ['CORRAL_LAB_NS']}-" if os.environ.get("CORRAL_LAB_NS") else ""
+
+
 def inspect_server(node):
-    result = subprocess.run(["docker", "exec", f"molecule-rancher-{node}", "docker", "inspect", "rancher"],
+    result = subprocess.run(["docker", "exec", f"{LAB_PREFIX}molecule-rancher-{node}", "docker", "inspect", "rancher"],
                             capture_output=True, text=True, check=True)
     return json.loads(result.stdout)[0]
 
