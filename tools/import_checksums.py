@@ -1,7 +1,6 @@
-#!/usr/bin/env python3
 """Write the artifacts role's table of upstream sums from a checksum file in kubespray's format.
 
-    tools/import_checksums.py [PATH]     (default: ../shared/data/upstream-checksums.yml)
+    .venv/bin/python tools/import_checksums.py [PATH]     (default: ../shared/data/upstream-checksums.yml)
 
 The source holds <artifact>_checksums -> arch -> version -> "sha256:<hex>" for upstream
 releases (merged from the kubespray project's tables). This writes, for the catalog's names,

@@ -331,7 +331,7 @@ KUBERNETES_VERSION = "1.36.4"
 
 def kubernetes_recipe(version: str) -> GoBuild:
     """The six binaries of k8s.io/kubernetes, with the version ldflags of its hack/lib/version.sh."""
-    major, minor, _ = version.split(".")
+    major, minor = version.split(".")[:2]
     stamp = {"gitVersion": f"v{version}", "gitMajor": major, "gitMinor": minor, "gitTreeState": "clean",
              "gitCommit": "0" * 40, "buildDate": "1970-01-01T00:00:00Z"}
     flags = ["-s", "-w"]
@@ -407,7 +407,10 @@ def publish_crictl() -> dict[str, dict]:
 def current_set(workdir: Path) -> dict[str, dict]:
     built = {name: go_build(recipe) / "bin" for name, recipe in CURRENT_RECIPES.items()}
     recipes = CURRENT_RECIPES
-    version = lambda name: recipes[name].bare_version  # noqa: E731
+
+    def version(name: str) -> str:
+        return recipes[name].bare_version
+
     manifest = publish_kubernetes(KUBERNETES_VERSION, built["kubernetes"])
     manifest.update(publish_etcd(version("etcd"), {binary: built[binary] / binary
                                                    for binary in ("etcd", "etcdctl", "etcdutl")}, workdir / "etcd"))
@@ -486,7 +489,7 @@ def build(sets: tuple[str, ...] = SETS, force: bool = False) -> Path:
 def build_set(set_name: str) -> None:
     started = time.monotonic()
     MIRROR.mkdir(parents=True, exist_ok=True)
-    builder, _ = BUILDERS[set_name]
+    builder = BUILDERS[set_name][0]
     with tempfile.TemporaryDirectory(prefix="corral-lab-artifacts-") as tmp:
         entries = builder(Path(tmp) / "set")
         if set_name not in OWN_DOCKER:

@@ -184,7 +184,7 @@ def _build(recipe: GoBuild, output: Path) -> Path:
             if recipe.tags:
                 args += ["-tags", ",".join(recipe.tags)]
             result = subprocess.run([*args, "-o", str(staging / name), f"./{package}"], cwd=tree, env=env,
-                                    capture_output=True, text=True)
+                                    capture_output=True, text=True, check=False)
             if result.returncode != 0:
                 raise SystemExit(f"go build of {recipe.module}@{recipe.version} ./{package} failed:\n"
                                  f"{result.stderr.strip()[-4000:]}")

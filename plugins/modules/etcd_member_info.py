@@ -38,7 +38,6 @@ options:
     default: /usr/local/bin/etcdctl
 extends_documentation_fragment:
   - action_common_attributes
-  - action_common_attributes.info_module
 attributes:
   check_mode:
     support: full

@@ -133,6 +133,7 @@ def smoke_artifacts(lib, work):
     cache = os.path.join(work, "cache")
     mirror_url = "file://" + mirror
     # The module opens URLs with Ansible's open_url, which this interpreter need not have: urllib's.
+
     def opener(url, timeout):
         return urllib.request.urlopen(url, timeout=timeout)
 

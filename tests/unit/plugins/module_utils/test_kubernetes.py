@@ -133,8 +133,8 @@ def test_rotated_server_certificates_replace_the_issued_ones() -> None:
     assert config["serverTLSBootstrap"] is True and "tlsCertFile" not in config
 
 
-@pytest.mark.parametrize("setting, expected", [(None, None), ("", None), ("None", None), (False, False),
-                                              ("False", False), (True, True), ("true", True)])
+@pytest.mark.parametrize("setting, expected", [
+    (None, None), ("", None), ("None", None), (False, False), ("False", False), (True, True), ("true", True)])
 def test_cgroup_v1_refusal_is_kubelets_default_unless_set_and_only_where_the_field_exists(setting, expected) -> None:
     new = k8s.kubelet_config({**NODE, "version": "1.36.4", "fail_cgroup_v1": setting})
     assert new.get("failCgroupV1") == expected
