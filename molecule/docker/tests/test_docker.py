@@ -15,8 +15,11 @@ import testinfra
 
 PROJECT = Path(os.environ["MOLECULE_PROJECT_DIRECTORY"])
 INVENTORY = Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"], "inventory")
-BUSYBOX_TAR = Path.home() / ".cache" / "corral-lab" / "artifacts" / "images" / "busybox-1.35.0.tar"
-BUSYBOX = "busybox:1.35.0"
+MIRROR_DIR = Path.home() / ".cache" / "corral-lab" / "artifacts"
+# The workload image the lab built (tools/lab_artifacts.py): its archive and the name it loads as.
+_BUSYBOX = json.loads((MIRROR_DIR / "artifacts.json").read_text())["sets"]["1.36"]["busybox_image"]
+BUSYBOX_TAR = MIRROR_DIR / _BUSYBOX["path"]
+BUSYBOX = _BUSYBOX["image"]
 NODES = ("node1", "node2")
 MIRROR = "https://mirror-a.lab.invalid"
 NEW_MIRRORS = ["https://mirror-b.lab.invalid", "https://mirror-c.lab.invalid"]

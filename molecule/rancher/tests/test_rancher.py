@@ -23,7 +23,7 @@ from ansible_collections.corral.cluster.plugins.module_utils import rancher  # n
 
 
 def lab_addresses(inventory_file):
-    """Each host's ansible_host, as the lab wrote them into the scenario's inventory (JSON after a comment)."""
+    """Each host's ansible_host, as the scenario's create step wrote them into its inventory (YAML)."""
     found = {}
 
     def walk(group):
