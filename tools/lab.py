@@ -582,6 +582,12 @@ def cmd_artifacts(args: argparse.Namespace) -> None:
     print(lab_artifacts.build(tuple(args.set or KUBERNETES_SETS), force=args.rebuild))
 
 
+def cmd_kube_bench(_args: argparse.Namespace) -> None:
+    import lab_artifacts  # noqa: PLC0415  (only this command needs the build code)
+
+    print(lab_artifacts.kube_bench())
+
+
 def cmd_down(args: argparse.Namespace) -> None:
     Lab(args.name).down()
 
@@ -649,6 +655,9 @@ def parser() -> argparse.ArgumentParser:
                     help="only this set (repeatable; default: every set)")
     sp.add_argument("--rebuild", action="store_true", help="publish again even when complete")
     sp.set_defaults(func=cmd_artifacts)
+    sp = sub.add_parser("kube-bench", help="build kube-bench, a lab test tool (CIS benchmark checks), from its Go "
+                        "module (cached); prints the directory holding kube-bench and its cfg/")
+    sp.set_defaults(func=cmd_kube_bench)
     sp = sub.add_parser("down", help="remove the lab's containers, volumes, network and files")
     lab_options(sp)
     sp.set_defaults(func=cmd_down)
