@@ -416,6 +416,11 @@ NESTED_NODE_SETTINGS = {
     # The machine running the lab boots with cgroup v1 (its kernel's choice, not the nodes'):
     # kubelet refuses cgroup v1 from 1.35 on unless told otherwise.
     "node_kubelet_fail_cgroup_v1": False,
+    # vm.*, kernel.panic* and kernel.keys.* are not namespaced: they belong to the machine running
+    # the lab, which no lab node may change. So prepare leaves them alone, and kubelet cannot
+    # require them (protectKernelDefaults would refuse to start on a machine whose values differ).
+    "prepare_sysctl_kubelet": {},
+    "node_kubelet_protect_kernel_defaults": False,
     # The machine's filesystem, which the nodes share, reports a size far above what is free for
     # it (e.g. 252 GB with 41 GB available): kubelet's percentages read it as nearly full, so its
     # image GC would delete the images imported from archives (each converge would import them
