@@ -16,6 +16,7 @@ import subprocess
 import sys
 import tarfile
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 import yaml
@@ -85,12 +86,19 @@ def reports(kube_bench_tarball):
     return out
 
 
+class Result(NamedTuple):
+    section: str  # kube-bench's node_type: master, etcd, node, ...
+    number: str
+    status: str  # PASS, FAIL, WARN or INFO
+    text: str
+
+
 def results(report):
-    """(section node_type, check id, status, text) of every check of a report."""
+    """Every check of a report."""
     for control in report["Controls"]:
         for group in control["tests"]:
             for check in group["results"]:
-                yield control["node_type"], check["test_number"], check["status"], check["test_desc"]
+                yield Result(control["node_type"], check["test_number"], check["status"], check["test_desc"])
 
 
 def write_summary(reports_by_node):
@@ -98,16 +106,16 @@ def write_summary(reports_by_node):
     lines.append(f"{'node':<8} {'section':<13} {'PASS':>5} {'FAIL':>5} {'WARN':>5} {'INFO':>5}")
     for name, report in sorted(reports_by_node.items()):
         counts = {}
-        for section, _, status, _ in results(report):
-            counts.setdefault(section, {}).setdefault(status, 0)
-            counts[section][status] += 1
+        for result in results(report):
+            counts.setdefault(result.section, {}).setdefault(result.status, 0)
+            counts[result.section][result.status] += 1
         for section, by_status in counts.items():
-            lines.append(f"{name:<8} {section:<13} " + " ".join(f"{by_status.get(s, 0):>5}"
-                                                               for s in ("PASS", "FAIL", "WARN", "INFO")))
+            figures = " ".join(f"{by_status.get(status, 0):>5}" for status in ("PASS", "FAIL", "WARN", "INFO"))
+            lines.append(f"{name:<8} {section:<13} {figures}")
     lines += ["", "FAIL and WARN:"]
     for name, report in sorted(reports_by_node.items()):
-        lines += [f"{name} {status} {number} {text}" for _, number, status, text in results(report)
-                  if status in ("FAIL", "WARN")]
+        lines += [f"{name} {result.status} {result.number} {result.text}" for result in results(report)
+                  if result.status in ("FAIL", "WARN")]
     (OUT / "summary.txt").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 
@@ -121,12 +129,12 @@ def test_every_section_ran_on_every_node(reports):
     for name, report in reports.items():
         sections = {control["node_type"] for control in report["Controls"]}
         assert sections == set(SETTINGS["targets"][role(name)]), name
-        assert sum(1 for _ in results(report)) > 0
+        assert list(results(report)), name
 
 
 def test_no_check_fails_but_the_listed_exceptions(reports):
-    failed = [f"{name}: {number} {text}" for name, report in sorted(reports.items())
-              for _, number, status, text in results(report) if status == "FAIL" and not accepted(number, name)]
+    failed = [f"{name}: {result.number} {result.text}" for name, report in sorted(reports.items())
+              for result in results(report) if result.status == "FAIL" and not accepted(result.number, name)]
     assert not failed, "kube-bench FAIL:\n" + "\n".join(failed)
 
 
@@ -135,6 +143,7 @@ def test_every_exception_is_still_needed(reports):
     for number, exception in (SETTINGS.get("exceptions") or {}).items():
         assert exception.get("reason"), f"exception {number} has no reason"
         for name, report in reports.items():
-            if accepted(number, name) and not any(n == number and s == "FAIL" for _, n, s, _ in results(report)):
+            if accepted(number, name) and not any(result.number == number and result.status == "FAIL"
+                                                  for result in results(report)):
                 stale.append(f"{name}: {number} passes now ({exception['reason']})")
     assert not stale, "exceptions of cis.yml no longer needed:\n" + "\n".join(stale)

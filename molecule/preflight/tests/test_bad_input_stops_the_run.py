@@ -76,7 +76,7 @@ def test_a_release_without_a_known_sum_is_refused_before_any_change(tmp_path):
     assert "artifacts_checksums" in output, output
     assert "corral.cluster.prepare" not in output, output
     recap = re.findall(r"^(\S+)\s+: ok=\d+\s+changed=(\d+)", plain(result.stdout), re.M)
-    assert recap and all(changed == "0" for _, changed in recap), output
+    assert recap and all(changed == "0" for _host, changed in recap), output
 
 
 def test_good_inventory_passes_the_same_checks():
