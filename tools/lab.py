@@ -416,6 +416,11 @@ NESTED_NODE_SETTINGS = {
     # The machine running the lab boots with cgroup v1 (its kernel's choice, not the nodes'):
     # kubelet refuses cgroup v1 from 1.35 on unless told otherwise.
     "node_kubelet_fail_cgroup_v1": False,
+    # vm.*, kernel.panic* and kernel.keys.* are not namespaced: they belong to the machine running
+    # the lab, which no lab node may change. So prepare leaves them alone, and kubelet cannot
+    # require them (protectKernelDefaults would refuse to start on a machine whose values differ).
+    "prepare_sysctl_kubelet": {},
+    "node_kubelet_protect_kernel_defaults": False,
     # The machine's filesystem, which the nodes share, reports a size far above what is free for
     # it (e.g. 252 GB with 41 GB available): kubelet's percentages read it as nearly full, so its
     # image GC would delete the images imported from archives (each converge would import them
@@ -582,6 +587,12 @@ def cmd_artifacts(args: argparse.Namespace) -> None:
     print(lab_artifacts.build(tuple(args.set or KUBERNETES_SETS), force=args.rebuild))
 
 
+def cmd_kube_bench(_args: argparse.Namespace) -> None:
+    import lab_artifacts  # noqa: PLC0415  (only this command needs the build code)
+
+    print(lab_artifacts.kube_bench())
+
+
 def cmd_down(args: argparse.Namespace) -> None:
     Lab(args.name).down()
 
@@ -649,6 +660,9 @@ def parser() -> argparse.ArgumentParser:
                     help="only this set (repeatable; default: every set)")
     sp.add_argument("--rebuild", action="store_true", help="publish again even when complete")
     sp.set_defaults(func=cmd_artifacts)
+    sp = sub.add_parser("kube-bench", help="build kube-bench, a lab test tool (CIS benchmark checks), from its Go "
+                        "module (cached); prints the directory holding kube-bench and its cfg/")
+    sp.set_defaults(func=cmd_kube_bench)
     sp = sub.add_parser("down", help="remove the lab's containers, volumes, network and files")
     lab_options(sp)
     sp.set_defaults(func=cmd_down)

@@ -395,6 +395,37 @@ CURRENT_RECIPES = {
 }
 
 
+# Lab test tools: built like the artifacts, but not part of any set (no cluster deploys them).
+# kube-bench runs the CIS Kubernetes Benchmark checks on the lab's nodes (the kubernetes
+# scenario's test_cis.py); its checks are the YAML files of the module's cfg/ directory. The
+# checksum database does not answer for v0.14.1: its sums are pinned here (from `GONOSUMDB=...
+# go mod download -json github.com/aquasecurity/kube-bench@v0.14.1`).
+KUBE_BENCH = "github.com/aquasecurity/kube-bench"
+TOOL_RECIPES = {
+    "kube-bench": GoBuild(name="kube-bench", module=KUBE_BENCH, version="v0.14.1", binaries={"kube-bench": "."},
+                          ldflags=("-s", "-w", f"-X={KUBE_BENCH}/cmd.KubeBenchVersion={{version}}"),
+                          sums={f"{KUBE_BENCH}@v0.14.1": ("h1:Z/NcXfuwIQJ8jJQ5Qy2QXXVuBkJiIekl/oQ/rM56phA=",
+                                                          "h1:Rhb4OXJYLq51jSiEC001GtdsjGY+J65SJINDYhsuckE=")}),
+}
+
+
+def kube_bench() -> Path:
+    """A directory holding the kube-bench binary and its cfg/ (built once, cached by recipe)."""
+    recipe = TOOL_RECIPES["kube-bench"]
+    built = go_build(recipe)
+    cfg = built / "cfg"
+    if not (cfg / "config.yaml").exists():
+        with locked(built.with_name(built.name + ".lock")):
+            if not (cfg / "config.yaml").exists():
+                staging = built / "cfg.tmp"
+                shutil.rmtree(staging, ignore_errors=True)
+                shutil.copytree(source_file(recipe, "cfg"), staging)
+                for path in [staging, *staging.rglob("*")]:
+                    path.chmod(0o755 if path.is_dir() else 0o644)
+                staging.rename(cfg)
+    return built
+
+
 def publish_crictl() -> dict[str, dict]:
     """crictl of the current release, in both sets: it speaks CRI v1, as containerd 1.6 does."""
     recipe = CURRENT_RECIPES["crictl"]

@@ -50,7 +50,9 @@ class GoBuild:
     without its leading v, "{tag}" with it. local_replace_versions: module path prefix ->
     version that replaces a `=> ./...` or `=> ../...` replace directive of a required module
     (the module's own release by default). apt: Debian packages a cgo build needs (name ->
-    a file it provides). skip: directory names a glob leaves out.
+    a file it provides). skip: directory names a glob leaves out. sums: "module@version" -> (h1
+    sum of the zip, h1 sum of its go.mod) for the module versions the checksum database does not
+    answer: they are fetched with GONOSUMDB and checked against these sums instead.
     """
 
     name: str
@@ -64,14 +66,17 @@ class GoBuild:
     apt: dict[str, str] = field(default_factory=dict)
     local_replace_versions: dict[str, str] = field(default_factory=dict)
     skip: tuple[str, ...] = ()
+    sums: dict[str, tuple[str, str]] = field(default_factory=dict)
 
     @property
     def bare_version(self) -> str:
         return self.version.lstrip("v")
 
     def key(self) -> str:
-        recipe = json.dumps({"recipe": asdict(self), "go": go_version(), "builder": BUILDER_REVISION},
-                            sort_keys=True)
+        fields = asdict(self)
+        if not fields["sums"]:  # recipes without pinned sums keep the key they had before the field existed
+            del fields["sums"]
+        recipe = json.dumps({"recipe": fields, "go": go_version(), "builder": BUILDER_REVISION}, sort_keys=True)
         return hashlib.sha256(recipe.encode()).hexdigest()[:16]
 
     def output(self) -> Path:
@@ -82,20 +87,33 @@ def go_version() -> str:
     return run(str(GO), "version", capture=True)
 
 
-def go_env(cgo: bool = False) -> dict[str, str]:
+def go_env(cgo: bool = False, nosumdb: tuple[str, ...] = ()) -> dict[str, str]:
     env = dict(os.environ, **GO_ENV, CGO_ENABLED="1" if cgo else "0")
     env["PATH"] = f"{GO.parent}:{env['PATH']}"
+    if nosumdb:
+        env["GONOSUMDB"] = ",".join(nosumdb)
     return env
 
 
-def module_source(module: str, version: str) -> Path:
-    """The module's files in the module cache (read-only), downloaded through the proxy."""
+def unverified_modules(sums: dict[str, tuple[str, str]]) -> tuple[str, ...]:
+    """The module paths the checksum database is not asked about (their sums are pinned instead)."""
+    return tuple(sorted({pinned.split("@")[0] for pinned in sums}))
+
+
+def module_source(module: str, version: str, sums: dict[str, tuple[str, str]] | None = None) -> Path:
+    """The module's files in the module cache (read-only), downloaded through the proxy; a module
+    version whose sums are pinned is checked against them."""
+    sums = sums or {}
     out = run(str(GO), "mod", "download", "-json", f"{module}@{version}", capture=True, check=False,
-              env=go_env())
+              env=go_env(nosumdb=unverified_modules(sums)))
     info = json.loads(out) if out.startswith("{") else {}
     if "Dir" not in info:
         raise SystemExit(f"The Go module proxy does not serve {module}@{version}: "
                          f"{info.get('Error', out)} (go mod download {module}@{version})")
+    pinned = sums.get(f"{module}@{version}")
+    if pinned is not None and (info.get("Sum"), info.get("GoModSum")) != tuple(pinned):
+        raise SystemExit(f"{module}@{version} from the proxy has the sums {info.get('Sum')} (zip) and "
+                         f"{info.get('GoModSum')} (go.mod), not the {pinned[0]} and {pinned[1]} its recipe pins")
     return Path(info["Dir"])
 
 
@@ -168,7 +186,7 @@ def _build(recipe: GoBuild, output: Path) -> Path:
         ensure_packages({name: Path(path) for name, path in recipe.apt.items()})
     log(f"Building {recipe.name} {recipe.version} from the Go module {recipe.module}")
     started = time.monotonic()
-    source = module_source(recipe.module, recipe.version)
+    source = module_source(recipe.module, recipe.version, recipe.sums)
     with tempfile.TemporaryDirectory(prefix=f"corral-gobuild-{recipe.name}-") as tmp:
         tree = writable_tree(source, Path(tmp) / "src")
         for workspace in ("go.work", "go.work.sum"):
@@ -176,7 +194,7 @@ def _build(recipe: GoBuild, output: Path) -> Path:
         # A module download's vendor/ is incomplete: build against the module cache.
         shutil.rmtree(tree / "vendor", ignore_errors=True)
         rewrite_local_replaces(tree, recipe)
-        env = go_env(recipe.cgo)
+        env = go_env(recipe.cgo, unverified_modules(recipe.sums))
         staging = Path(tmp) / "bin"
         staging.mkdir()
         for name, package in package_dirs(tree, recipe).items():
@@ -201,4 +219,4 @@ def _build(recipe: GoBuild, output: Path) -> Path:
 
 def source_file(recipe: GoBuild, relative: str) -> Path:
     """A file of the recipe's module (e.g. a C source beside the Go code)."""
-    return module_source(recipe.module, recipe.version) / relative
+    return module_source(recipe.module, recipe.version, recipe.sums) / relative

@@ -41,6 +41,7 @@ SETTINGS = (
     "cluster_image_registry",
     "cluster_cgroup_driver",
     "cluster_apiserver_endpoint",
+    "cluster_tls_cipher_suites",
 )
 
 # Types stay loose ("raw") where validate() gives a better message than a type error would.

@@ -53,6 +53,7 @@ _CONFIGS = {
     "KubeSchedulerConfiguration": kubernetes.scheduler_config,
     "KubeletConfiguration": kubernetes.kubelet_config,
     "KubeProxyConfiguration": kubernetes.kube_proxy_config,
+    "AdmissionConfiguration": kubernetes.admission_config,
 }
 
 

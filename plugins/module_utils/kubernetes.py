@@ -56,6 +56,26 @@ KUBELET_FAIL_CGROUP_V1_FIELD = 31
 #   the translation takes for https: `kubectl exec` into pods on Docker fails with "server gave
 #   HTTP response to HTTPS client" (cri-dockerd issue 569). Kubelets on Docker turn the gate off.
 KUBELET_WEBSOCKET_TRANSLATION = 36
+# - PodSecurity admission from 1.23 (beta, on by default; GA in 1.25), configured through the
+#   admission configuration file; its configuration API is v1 from 1.25 (v1beta1 in 1.23-1.24).
+POD_SECURITY = 23
+POD_SECURITY_CONFIG_V1 = 25
+
+# TLS 1.2 cipher suites of every TLS server of the cluster (kube-apiserver, kube-controller-manager,
+# kube-scheduler, kubelet, etcd): ECDHE key exchange with AEAD ciphers only, for ECDSA and RSA
+# keys (TLS 1.3 suites are not configurable and all strong). Every release from 1.20 on and etcd
+# 3.4 on accept these names.
+TLS_CIPHER_SUITES = (
+    "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256",
+    "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",
+    "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384",
+    "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384",
+    "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305",
+    "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305",
+)
+# Namespaces PodSecurity admission leaves alone by default: the cluster's own components.
+POD_SECURITY_EXEMPT_NAMESPACES = ("kube-system",)
+ADMISSION_CONFIG = f"{CONFIG_DIR}/admission-config.yaml"
 
 
 def _flags(values: Mapping[str, Any]) -> List[str]:
@@ -88,12 +108,21 @@ def _merged(flags: dict, extra: Optional[Mapping[str, Any]]) -> List[str]:
     return _flags(flags)
 
 
+def _cipher_suites(s: Mapping[str, Any]) -> List[str]:
+    return list(s.get("tls_cipher_suites") or TLS_CIPHER_SUITES)
+
+
+def uses_pod_security(s: Mapping[str, Any]) -> bool:
+    """PodSecurity admission is configured (from 1.23 on, unless pod_security is off)."""
+    return since(s["version"], POD_SECURITY) and _optional_bool(s.get("pod_security")) is not False
+
+
 def apiserver_args(s: Mapping[str, Any]) -> List[str]:
     """kube-apiserver flags.
 
     s: version, advertise_address, secure_port, etcd_servers (list), service_cidr,
     node_port_range, audit_log_path, audit_log_maxage, audit_log_maxbackup, audit_log_maxsize,
-    extra_args (dict).
+    tls_cipher_suites (optional list), pod_security (optional bool, default on), extra_args (dict).
     """
     version = s["version"]
     pki = PKI_DIR
@@ -138,11 +167,18 @@ def apiserver_args(s: Mapping[str, Any]) -> List[str]:
         "audit-log-maxsize": s["audit_log_maxsize"],
         "profiling": False,
         "tls-min-version": "VersionTLS12",
+        "tls-cipher-suites": _cipher_suites(s),
+        # Service account tokens projected into pods expire when they say (an hour by default)
+        # instead of being extended to a year for clients that do not reload them.
+        "service-account-extend-token-expiration": False,
     }
     if not since(version, INSECURE_PORT_FLAG_GONE["kube-apiserver"]):
         flags["insecure-port"] = 0
     if since(version, ENCRYPTION_RELOAD):
         flags["encryption-provider-config-automatic-reload"] = True
+    if uses_pod_security(s):
+        flags["enable-admission-plugins"] = ["NodeRestriction", "PodSecurity"]
+        flags["admission-control-config-file"] = ADMISSION_CONFIG
     return _merged(flags, s.get("extra_args"))
 
 
@@ -155,6 +191,7 @@ def _component_common(s: Mapping[str, Any], component: str, kubeconfig: str) -> 
         "leader-elect": True,
         "profiling": False,
         "tls-min-version": "VersionTLS12",
+        "tls-cipher-suites": _cipher_suites(s),
     }
     if not since(s["version"], INSECURE_PORT_FLAG_GONE[component]):
         flags["port"] = 0
@@ -210,6 +247,37 @@ def scheduler_config(s: Mapping[str, Any]) -> Dict[str, Any]:
     }
 
 
+def admission_config(s: Mapping[str, Any]) -> Dict[str, Any]:
+    """AdmissionConfiguration of kube-apiserver (used from 1.23 on): PodSecurity admission with
+    cluster-wide defaults. s: version, pod_security_enforce, pod_security_audit, pod_security_warn
+    (levels: privileged, baseline, restricted), pod_security_exempt_namespaces (list)."""
+    if not since(s["version"], POD_SECURITY):
+        raise ValueError(f"PodSecurity admission exists from Kubernetes 1.23 on, not in {s['version']}")
+    api = "v1" if since(s["version"], POD_SECURITY_CONFIG_V1) else "v1beta1"
+    defaults: Dict[str, str] = {}
+    for mode in ("enforce", "audit", "warn"):
+        defaults[mode] = str(s.get(f"pod_security_{mode}") or "privileged")
+        defaults[f"{mode}-version"] = "latest"
+    exempt = s.get("pod_security_exempt_namespaces")
+    return {
+        "apiVersion": "apiserver.config.k8s.io/v1",
+        "kind": "AdmissionConfiguration",
+        "plugins": [{
+            "name": "PodSecurity",
+            "configuration": {
+                "apiVersion": f"pod-security.admission.config.k8s.io/{api}",
+                "kind": "PodSecurityConfiguration",
+                "defaults": defaults,
+                "exemptions": {
+                    "usernames": [],
+                    "runtimeClasses": [],
+                    "namespaces": sorted(POD_SECURITY_EXEMPT_NAMESPACES if exempt is None else exempt),
+                },
+            },
+        }],
+    }
+
+
 # --- Nodes ---------------------------------------------------------------------------------------
 
 RUNTIME_ENDPOINTS = {
@@ -249,7 +317,8 @@ def kubelet_args(s: Mapping[str, Any]) -> List[str]:
 def kubelet_config(s: Mapping[str, Any]) -> Dict[str, Any]:
     """KubeletConfiguration. s: version, container_runtime, cgroup_driver, cluster_dns,
     cluster_domain, rotate_server_certificates, fail_swap_on, fail_cgroup_v1 (optional), max_pods,
-    register_with_taints (list of taints), extra_config (dict merged last)."""
+    register_with_taints (list of taints), protect_kernel_defaults (optional bool, default on),
+    tls_cipher_suites (optional list), extra_config (dict merged last)."""
     pki = PKI_DIR
     config: Dict[str, Any] = {
         "apiVersion": "kubelet.config.k8s.io/v1beta1",
@@ -267,8 +336,11 @@ def kubelet_config(s: Mapping[str, Any]) -> Dict[str, Any]:
         "failSwapOn": bool(s["fail_swap_on"]),
         "maxPods": int(s["max_pods"]),
         "rotateCertificates": False,
-        "protectKernelDefaults": False,
+        # kubelet refuses to start unless the kernel settings it needs are set (the prepare role
+        # sets them), instead of changing them itself.
+        "protectKernelDefaults": _optional_bool(s.get("protect_kernel_defaults")) is not False,
         "tlsMinVersion": "VersionTLS12",
+        "tlsCipherSuites": _cipher_suites(s),
         "staticPodPath": f"{CONFIG_DIR}/manifests",
     }
     if s["rotate_server_certificates"]:

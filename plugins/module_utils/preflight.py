@@ -145,6 +145,7 @@ def validate(spec: Spec) -> List[str]:
         *check_image_registry(settings.get("cluster_image_registry", "registry.k8s.io")),
         *check_choice("cluster_cgroup_driver", settings.get("cluster_cgroup_driver", "systemd"), CGROUP_DRIVERS),
         *check_apiserver_endpoint(settings.get("cluster_apiserver_endpoint", "")),
+        *check_tls_cipher_suites(settings.get("cluster_tls_cipher_suites", list(TLS_CIPHER_SUITES))),
     ]
     problems += _check_networks(settings, groups, nodes)
     return problems
@@ -387,6 +388,31 @@ def check_registry_mirrors(mirrors: Any) -> List[str]:
         for mirror in mirrors
         if not (isinstance(mirror, str) and re.fullmatch(r"https?://[^/\s]+\S*", mirror))
     ]
+
+
+# TLS 1.2 cipher suites that Kubernetes (1.20 on) and etcd (3.4 on) both accept under these
+# names and that are not in Go's insecure list: AEAD ciphers only.
+TLS_CIPHER_SUITES = (
+    "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256",
+    "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",
+    "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384",
+    "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384",
+    "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305",
+    "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305",
+    "TLS_RSA_WITH_AES_128_GCM_SHA256",
+    "TLS_RSA_WITH_AES_256_GCM_SHA384",
+)
+
+
+def check_tls_cipher_suites(suites: Any) -> List[str]:
+    if not isinstance(suites, (list, tuple)) or not suites:
+        return [f"cluster_tls_cipher_suites must be a non-empty list of cipher suite names, not {suites!r}: "
+                f"choose from {', '.join(TLS_CIPHER_SUITES)}."]
+    unknown = [str(suite) for suite in suites if suite not in TLS_CIPHER_SUITES]
+    if not unknown:
+        return []
+    return [f"cluster_tls_cipher_suites: {', '.join(unknown)} not accepted (unknown to Kubernetes or etcd, or "
+            f"insecure): choose from {', '.join(TLS_CIPHER_SUITES)}."]
 
 
 def check_image_registry(registry: Any) -> List[str]:

@@ -75,6 +75,11 @@ options:
     description: Load balancer in front of the apiservers, C(https://HOST:PORT), or empty for none.
     type: str
     required: true
+  cluster_tls_cipher_suites:
+    description: TLS 1.2 cipher suites of the cluster's TLS servers (kube-apiserver, kubelet, etcd, ...).
+    type: list
+    elements: str
+    required: true
   required_groups:
     description: Inventory groups that must have at least one host.
     type: list
@@ -129,6 +134,7 @@ EXAMPLES = r"""
     cluster_registry_mirrors: "{{ cluster_registry_mirrors }}"
     cluster_cgroup_driver: "{{ cluster_cgroup_driver }}"
     cluster_apiserver_endpoint: "{{ cluster_apiserver_endpoint }}"
+    cluster_tls_cipher_suites: "{{ cluster_tls_cipher_suites }}"
     etcd_allow_even_members: true
   run_once: true
 """

@@ -199,10 +199,10 @@ def test_secrets_are_encrypted_in_etcd():
     raw = node(member).run(
         f"ETCDCTL_API=3 /usr/local/bin/etcdctl --endpoints=https://127.0.0.1:2379 --cacert={etcd_pki}/ca.crt "
         f"--cert={etcd_pki}/healthcheck-client.crt --key={etcd_pki}/healthcheck-client.key "
-        "get /registry/secrets/default/corral-e2e-secret --print-value-only | head -c 22")
+        "get /registry/secrets/default/corral-e2e-secret --print-value-only | head -c 25")
     assert raw.rc == 0, raw.stderr
-    # The value starts with the provider's prefix; the rest is ciphertext.
-    assert raw.stdout == "k8s:enc:aescbc:v1:key1"
+    # The value starts with the provider's prefix (secretbox by default); the rest is ciphertext.
+    assert raw.stdout == "k8s:enc:secretbox:v1:key1"
     # The value is binary: grep counts the plaintext on the node instead of decoding it here.
     assert node(member).run(
         f"ETCDCTL_API=3 /usr/local/bin/etcdctl --endpoints=https://127.0.0.1:2379 --cacert={etcd_pki}/ca.crt "

@@ -45,7 +45,7 @@ def test_apiserver_is_secure_in_every_release(version: str) -> None:
     got = flags(k8s.apiserver_args({"version": version, **APISERVER}))
     assert got["anonymous-auth"] == "false"
     assert got["authorization-mode"] == "Node,RBAC"
-    assert got["enable-admission-plugins"] == "NodeRestriction"
+    assert got["enable-admission-plugins"].split(",")[0] == "NodeRestriction"
     assert got["encryption-provider-config"] == "/etc/kubernetes/encryption-config.yaml"
     assert got["audit-policy-file"] == "/etc/kubernetes/audit-policy.yaml" and got["audit-log-maxbackup"] == "10"
     assert got["kubelet-certificate-authority"] == "/etc/kubernetes/pki/ca.crt"
@@ -172,3 +172,71 @@ def test_kube_proxy_configuration_modes_and_conntrack() -> None:
 def test_a_version_that_is_not_one_is_refused() -> None:
     with pytest.raises(ValueError, match="not a Kubernetes version"):
         k8s.apiserver_args({"version": "latest", **APISERVER})
+
+
+# --- Hardening (CIS benchmark) ------------------------------------------------------------------
+
+@pytest.mark.parametrize("version", ["1.20.2", "1.22.17", "1.23.0", "1.36.4"])
+def test_strong_tls_cipher_suites_on_every_server_in_every_release(version: str) -> None:
+    suites = ",".join(k8s.TLS_CIPHER_SUITES)
+    assert flags(k8s.apiserver_args({"version": version, **APISERVER}))["tls-cipher-suites"] == suites
+    assert flags(k8s.controller_manager_args({"version": version, **CONTROLLER_MANAGER}))["tls-cipher-suites"] == suites
+    assert flags(k8s.scheduler_args({"version": version}))["tls-cipher-suites"] == suites
+    assert k8s.kubelet_config({**NODE, "version": version})["tlsCipherSuites"] == list(k8s.TLS_CIPHER_SUITES)
+    assert all("GCM" in suite or "CHACHA20" in suite for suite in k8s.TLS_CIPHER_SUITES)
+    assert all(suite.startswith("TLS_ECDHE_") for suite in k8s.TLS_CIPHER_SUITES)
+
+
+def test_cipher_suites_follow_the_setting() -> None:
+    mine = ["TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384"]
+    assert flags(k8s.apiserver_args({"version": "1.36.4", **APISERVER, "tls_cipher_suites": mine}))[
+        "tls-cipher-suites"] == mine[0]
+    assert k8s.kubelet_config({**NODE, "version": "1.20.2", "tls_cipher_suites": mine})["tlsCipherSuites"] == mine
+
+
+@pytest.mark.parametrize("version, expected", [("1.20.2", False), ("1.22.17", False), ("1.23.0", True),
+                                               ("1.36.4", True)])
+def test_pod_security_admission_only_from_1_23(version: str, expected: bool) -> None:
+    got = flags(k8s.apiserver_args({"version": version, **APISERVER}))
+    assert ("admission-control-config-file" in got) is expected
+    assert got["enable-admission-plugins"] == ("NodeRestriction,PodSecurity" if expected else "NodeRestriction")
+    if expected:
+        assert got["admission-control-config-file"] == "/etc/kubernetes/admission-config.yaml"
+    else:
+        with pytest.raises(ValueError, match="1.23"):
+            k8s.admission_config({"version": version})
+
+
+def test_pod_security_can_be_turned_off() -> None:
+    got = flags(k8s.apiserver_args({"version": "1.36.4", **APISERVER, "pod_security": False}))
+    assert "admission-control-config-file" not in got and got["enable-admission-plugins"] == "NodeRestriction"
+
+
+@pytest.mark.parametrize("version, api", [("1.23.5", "v1beta1"), ("1.24.0", "v1beta1"), ("1.25.0", "v1"),
+                                          ("1.36.4", "v1")])
+def test_pod_security_configuration_enforces_baseline_and_warns_restricted(version: str, api: str) -> None:
+    config = k8s.admission_config({"version": version, "pod_security_enforce": "baseline",
+                                   "pod_security_audit": "restricted", "pod_security_warn": "restricted",
+                                   "pod_security_exempt_namespaces": ["kube-system"]})
+    assert config["apiVersion"] == "apiserver.config.k8s.io/v1" and config["kind"] == "AdmissionConfiguration"
+    (plugin,) = config["plugins"]
+    assert plugin["name"] == "PodSecurity"
+    assert plugin["configuration"]["apiVersion"] == f"pod-security.admission.config.k8s.io/{api}"
+    assert plugin["configuration"]["defaults"] == {
+        "enforce": "baseline", "enforce-version": "latest", "audit": "restricted", "audit-version": "latest",
+        "warn": "restricted", "warn-version": "latest"}
+    assert plugin["configuration"]["exemptions"]["namespaces"] == ["kube-system"]
+
+
+@pytest.mark.parametrize("version", ["1.20.2", "1.36.4"])
+def test_projected_service_account_tokens_are_not_extended(version: str) -> None:
+    got = flags(k8s.apiserver_args({"version": version, **APISERVER}))
+    assert got["service-account-extend-token-expiration"] == "false"
+
+
+@pytest.mark.parametrize("setting, expected", [(None, True), (True, True), ("true", True), (False, False),
+                                               ("false", False)])
+def test_kubelet_protects_kernel_defaults_unless_told_not_to(setting, expected) -> None:
+    for version in ("1.20.2", "1.36.4"):
+        config = k8s.kubelet_config({**NODE, "version": version, "protect_kernel_defaults": setting})
+        assert config["protectKernelDefaults"] is expected

@@ -485,6 +485,18 @@ BAD = [
         ["cluster_dns_ip 10.111.255.255 is the broadcast address", "10.96.0.10"],
         id="dns-ip-broadcast-address",
     ),
+    # TLS
+    pytest.param(
+        build(sample, setting("cluster_tls_cipher_suites", ["TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",
+                                                            "TLS_RSA_WITH_RC4_128_SHA"])),
+        ["cluster_tls_cipher_suites: TLS_RSA_WITH_RC4_128_SHA not accepted", "choose from TLS_ECDHE_"],
+        id="tls-cipher-suite-insecure",
+    ),
+    pytest.param(
+        build(sample, setting("cluster_tls_cipher_suites", [])),
+        ["cluster_tls_cipher_suites must be a non-empty list"],
+        id="tls-cipher-suites-empty",
+    ),
 ]
 
 
