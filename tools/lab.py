@@ -17,11 +17,10 @@ import shlex
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
-from lab_common import LAB_REGISTRY, MIRROR, ROOT, STATE, debian_mirror, docker, log, run, write_private
+from lab_common import LAB_REGISTRY, MIRROR, ROOT, STATE, debootstrap_image, docker, log, run, write_private
 
 LABEL = "io.corral.lab"
 USER = "corral"
@@ -103,30 +102,20 @@ def build_image(image: str) -> None:
     """debootstrap a minimal Debian with systemd and import it; cached by recipe hash."""
     if image_exists(image):
         return
-    log(f"Building the node image {image} with debootstrap (about a minute)")
-    started = time.monotonic()
-    with tempfile.TemporaryDirectory(prefix="corral-lab-rootfs-") as rootfs:
-        run("debootstrap", "--variant=minbase", f"--include={','.join(IMAGE_PACKAGES)}",
-            SUITE, rootfs, debian_mirror(), capture=True)
-        root = Path(rootfs)
+
+    def customize(root: Path) -> None:
         for name, text in UNITS.items():
             (root / "etc/systemd/system" / name).write_text(text)
         # Enable our units and sshd offline; mask what has no meaning in a container.
-        run("chroot", rootfs, "systemctl", "enable", *UNITS, "ssh.service", capture=True)
-        run("chroot", rootfs, "systemctl", "mask", "getty@tty1.service",
+        run("chroot", str(root), "systemctl", "enable", *UNITS, "ssh.service", capture=True)
+        run("chroot", str(root), "systemctl", "mask", "getty@tty1.service",
             "serial-getty@.service", "systemd-udevd.service", "systemd-firstboot.service",
             capture=True)
         for key in (root / "etc/ssh").glob("ssh_host_*"):
             key.unlink()
-        (root / "etc/machine-id").write_text("")
-        shutil.rmtree(root / "var/cache/apt/archives", ignore_errors=True)
-        (root / "var/cache/apt/archives/partial").mkdir(parents=True, exist_ok=True)
-        tar = subprocess.Popen(["tar", "-C", rootfs, "-c", "."], stdout=subprocess.PIPE)
-        subprocess.run(
-            ["docker", "import", "-c", 'CMD ["/lib/systemd/systemd"]', "-c", "ENV container=docker",
-             "-", image], stdin=tar.stdout, check=True, stdout=subprocess.DEVNULL)
-        tar.wait()
-    log(f"Built {image} in {time.monotonic() - started:.0f} s")
+
+    debootstrap_image(image, IMAGE_PACKAGES, SUITE, ['CMD ["/lib/systemd/systemd"]', "ENV container=docker"],
+                      customize)
 
 
 # ---------------------------------------------------------------- nodes

@@ -15,8 +15,11 @@ import shlex
 import shutil
 import subprocess
 import sys
+import tempfile
+import time
 import urllib.request
 from pathlib import Path
+from typing import Callable
 
 ROOT = Path(__file__).resolve().parent.parent
 STATE = Path(os.environ.get("CORRAL_LAB_STATE", ROOT / ".lab"))
@@ -89,6 +92,27 @@ def debian_mirror() -> str:
             if line.startswith("URIs:") and "security" not in line:
                 return line.split()[1]
     return "http://deb.debian.org/debian"
+
+
+def debootstrap_image(image: str, packages: list[str], suite: str, changes: list[str],
+                      customize: Callable[[Path], None] | None = None) -> None:
+    """A minimal Debian (`suite`) with `packages`, customized in its root and imported as `image`."""
+    log(f"Building the image {image} with debootstrap (about a minute)")
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="corral-lab-rootfs-") as rootfs:
+        root = Path(rootfs)
+        run("debootstrap", "--variant=minbase", f"--include={','.join(packages)}",
+            suite, rootfs, debian_mirror(), capture=True)
+        if customize:
+            customize(root)
+        (root / "etc/machine-id").write_text("")
+        shutil.rmtree(root / "var/cache/apt/archives", ignore_errors=True)
+        (root / "var/cache/apt/archives/partial").mkdir(parents=True, exist_ok=True)
+        tar = subprocess.Popen(["tar", "-C", rootfs, "-c", "."], stdout=subprocess.PIPE)
+        subprocess.run(["docker", "import", *(arg for change in changes for arg in ("-c", change)), "-", image],
+                       stdin=tar.stdout, check=True, stdout=subprocess.DEVNULL)
+        tar.wait()
+    log(f"Built {image} in {time.monotonic() - started:.0f} s")
 
 
 def ensure_packages(packages: dict[str, Path]) -> None:
