@@ -418,7 +418,7 @@ def problems(settings: dict) -> List[str]:
     bad = [m for m in mirrors if not _URL_RE.match(str(m))]
     if bad:
         found.append(f"docker_registry_mirrors has {', '.join(map(str, bad))}: each mirror must be an "
-                     "http:// or https:// URL, e.g. https://xxxxxxxx.mirror.aliyuncs.com "
+                     "http:// or https:// URL, e.g. https://mirror.example.internal "
                      "(the default comes from cluster_registry_mirrors).")
     insecure = settings.get("insecure_registries") or []
     bad = [r for r in insecure if not _REGISTRY_RE.match(str(r))]

@@ -142,7 +142,7 @@ def validate(spec: Spec) -> List[str]:
         *check_cluster_name(settings.get("cluster_name")),
         *check_cluster_domain(settings.get("cluster_domain")),
         *check_registry_mirrors(settings.get("cluster_registry_mirrors", [])),
-        *check_image_registry(settings.get("cluster_image_registry", "registry.k8s.io")),
+        *check_image_registry(settings.get("cluster_image_registry", "")),
         *check_choice("cluster_cgroup_driver", settings.get("cluster_cgroup_driver", "systemd"), CGROUP_DRIVERS),
         *check_apiserver_endpoint(settings.get("cluster_apiserver_endpoint", "")),
         *check_tls_cipher_suites(settings.get("cluster_tls_cipher_suites", list(TLS_CIPHER_SUITES))),
@@ -417,6 +417,12 @@ def check_tls_cipher_suites(suites: Any) -> List[str]:
 
 def check_image_registry(registry: Any) -> List[str]:
     # Prefixed to repository names (REGISTRY/pause:TAG): a host, an optional port and path, no scheme.
+    if registry in ("", None):
+        return [
+            "cluster_image_registry is not set: name the registry that serves the Kubernetes project's images "
+            "(the pod sandbox 'pause', CoreDNS): the project's own (its host is in the Kubernetes release notes) or "
+            "your mirror of it, e.g. cluster_image_registry: mirror.example.internal:5000/k8s."
+        ]
     if isinstance(registry, str) and re.fullmatch(r"[a-z0-9]([-a-z0-9.]*[a-z0-9])?(:\d{1,5})?(/[a-z0-9._/-]+)?",
                                                   registry) and not registry.endswith("/"):
         return []

@@ -234,20 +234,20 @@ def test_debian_apt_source():
 
 # --- daemon.json and units ---------------------------------------------------------------------
 
-ALIYUN = "https://abcd1234.mirror.aliyuncs.com"
+MIRROR_URL = "https://mirror.example.internal"
 
 
 def test_daemon_json_for_1_12_on_centos7():
     context = configured(role_context(
         "CentOS 7", docker_install_method="legacy", docker_version="1.12.6",
-        docker_registry_mirrors=[ALIYUN], docker_data_root="/appdata/lib/docker",
+        docker_registry_mirrors=[MIRROR_URL], docker_data_root="/appdata/lib/docker",
         docker_default_address_pools=[{"base": "172.30.0.0/16", "size": 24}],
         docker_daemon_options={"features": {"buildkit": True}}), "1.12.6")
     config = context["__docker_daemon"]["config"]
     assert config["graph"] == "/appdata/lib/docker"
     assert "data-root" not in config
     assert set(config) <= lib.KEYS_1_12
-    assert config["registry-mirrors"] == [ALIYUN]
+    assert config["registry-mirrors"] == [MIRROR_URL]
     assert {d["key"] for d in context["__docker_daemon"]["dropped"]} == {"default-address-pools", "features"}
     # docker-engine 1.12's own unit starts plain dockerd: nothing to keep.
     assert exec_start(render("docker-dropin.conf.j2", context)) == "ExecStart=/usr/bin/dockerd"

@@ -5,7 +5,7 @@ import pytest
 from ansible_collections.corral.cluster.plugins.module_utils import docker_daemon as lib
 
 SETTINGS = {
-    "registry_mirrors": ["https://abcd1234.mirror.aliyuncs.com"],
+    "registry_mirrors": ["https://mirror.example.internal"],
     "insecure_registries": ["192.168.1.10:5000"],
     "cgroup_driver": "systemd",
     "log_driver": "json-file",
@@ -74,7 +74,7 @@ def test_daemon_json_for_1_12_uses_graph_and_drops_unknown_keys():
     assert config["graph"] == "/appdata/lib/docker"
     assert "data-root" not in config
     assert set(config) <= lib.KEYS_1_12
-    assert config["registry-mirrors"] == ["https://abcd1234.mirror.aliyuncs.com"]
+    assert config["registry-mirrors"] == ["https://mirror.example.internal"]
     assert config["exec-opts"] == ["native.cgroupdriver=systemd"]
     assert config["debug"] is True
     dropped = {d["key"]: d["reason"] for d in result["dropped"]}
@@ -87,7 +87,7 @@ def test_daemon_json_for_ce_uses_data_root_and_keeps_every_key():
     result = lib.daemon_config(SETTINGS, "24.0.7")
     config = result["config"]
     assert config == {
-        "registry-mirrors": ["https://abcd1234.mirror.aliyuncs.com"],
+        "registry-mirrors": ["https://mirror.example.internal"],
         "insecure-registries": ["192.168.1.10:5000"],
         "exec-opts": ["native.cgroupdriver=systemd"],
         "log-driver": "json-file",

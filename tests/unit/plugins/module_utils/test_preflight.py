@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from ansible_collections.corral.cluster.plugins.module_utils.preflight import (
+    check_image_registry,
     HostSpec,
     Spec,
     supported_os_description,
@@ -542,3 +543,18 @@ def test_tiny_service_range_is_reported_without_crashing() -> None:
     assert len(problems) == 2, problems
     assert "cluster_service_cidr 10.96.0.0/30 is too small" in problems[0]
     assert "cluster_dns_ip 10.96.0.10 is outside cluster_service_cidr 10.96.0.0/30" in problems[1]
+
+
+@pytest.mark.parametrize("registry, refused", [
+    ("", "cluster_image_registry is not set: name the registry"),
+    (None, "cluster_image_registry is not set"),
+    ("https://mirror.example.internal", "is not a registry name"),
+    ("mirror.example.internal/k8s/", "is not a registry name"),
+    ("mirror.example.internal:5000/k8s", None),
+])
+def test_the_image_registry_is_required_and_a_registry_name(registry, refused):
+    problems = check_image_registry(registry)
+    if refused is None:
+        assert problems == []
+    else:
+        assert len(problems) == 1 and refused in problems[0]
