@@ -327,7 +327,8 @@ chmod 0600 "$home/.ssh/authorized_keys"
                 # never send traffic anywhere else.
                 "prepare_ntp_servers": [gateway],
                 # The lab's PKI and etcd snapshots go when the lab goes.
-                "cluster_name": f"lab-{self.name}",
+                # Also the cluster's name in Rancher, which takes only [a-z0-9-].
+                "cluster_name": f"lab-{self.name}".replace("_", "-"),
                 "cluster_state_dir": str(self.dir / "state"),
                 **NESTED_NODE_SETTINGS,
                 **artifact_settings(kubernetes),
