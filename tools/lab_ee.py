@@ -155,7 +155,7 @@ def run_playbook(playbook: str, inventory: Path, network: str, image: str, extra
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(prog="tools/ee", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="tools/ee", description=__doc__.split("\n\n", maxsplit=1)[0])
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("build", help="build the execution environment image").add_argument("--tag", default=f"{IMAGE}:latest")
     runp = sub.add_parser("run", help="run a playbook of the collection through ansible-runner in the image")
