@@ -14,6 +14,8 @@ import re
 import traceback
 from typing import Any, Callable, Dict, Iterable, List, Mapping, NamedTuple, Optional, Sequence, Tuple
 
+from ansible_collections.corral.cluster.plugins.module_utils.kubernetes import TLS_CIPHER_SUITES
+
 try:
     import netaddr
 except ImportError:  # The action plugin cluster_preflight reports it.
@@ -391,14 +393,9 @@ def check_registry_mirrors(mirrors: Any) -> List[str]:
 
 
 # TLS 1.2 cipher suites that Kubernetes (1.20 on) and etcd (3.4 on) both accept under these
-# names and that are not in Go's insecure list: AEAD ciphers only.
-TLS_CIPHER_SUITES = (
-    "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256",
-    "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",
-    "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384",
-    "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384",
-    "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305",
-    "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305",
+# names and that are not in Go's insecure list (AEAD ciphers only): the default set, and the two
+# without forward secrecy that an operator may still add.
+ACCEPTED_TLS_CIPHER_SUITES = TLS_CIPHER_SUITES + (
     "TLS_RSA_WITH_AES_128_GCM_SHA256",
     "TLS_RSA_WITH_AES_256_GCM_SHA384",
 )
@@ -407,12 +404,12 @@ TLS_CIPHER_SUITES = (
 def check_tls_cipher_suites(suites: Any) -> List[str]:
     if not isinstance(suites, (list, tuple)) or not suites:
         return [f"cluster_tls_cipher_suites must be a non-empty list of cipher suite names, not {suites!r}: "
-                f"choose from {', '.join(TLS_CIPHER_SUITES)}."]
-    unknown = [str(suite) for suite in suites if suite not in TLS_CIPHER_SUITES]
+                f"choose from {', '.join(ACCEPTED_TLS_CIPHER_SUITES)}."]
+    unknown = [str(suite) for suite in suites if suite not in ACCEPTED_TLS_CIPHER_SUITES]
     if not unknown:
         return []
     return [f"cluster_tls_cipher_suites: {', '.join(unknown)} not accepted (unknown to Kubernetes or etcd, or "
-            f"insecure): choose from {', '.join(TLS_CIPHER_SUITES)}."]
+            f"insecure): choose from {', '.join(ACCEPTED_TLS_CIPHER_SUITES)}."]
 
 
 def check_image_registry(registry: Any) -> List[str]:
