@@ -342,7 +342,7 @@ chmod 0600 "$home/.ssh/authorized_keys"
                 "cluster_name": f"lab-{self.name}".replace("_", "-"),
                 "cluster_state_dir": str(self.dir / "state"),
                 **NESTED_NODE_SETTINGS,
-                **LAB_DNS_SETTINGS,
+                **LAB_KUBELET_SETTINGS,
                 **artifact_settings(kubernetes),
             },
             "children": {
@@ -528,7 +528,12 @@ Restart=always
 [Install]
 WantedBy=multi-user.target
 """
-LAB_DNS_SETTINGS = {"node_kubelet_extra_config": {"resolvConf": LAB_DNS_RESOLV_CONF}}
+LAB_KUBELET_SETTINGS = {"node_kubelet_extra_config": {
+    "resolvConf": LAB_DNS_RESOLV_CONF,
+    # The nodes' image file system is the disk of the machine running the lab, filled by its other
+    # labs and builds: kubelet would delete the imported images no pod uses (busybox) once that disk
+    # is 85% full, and the next converge import them again.
+    "imageGCHighThresholdPercent": 100, "imageGCLowThresholdPercent": 99}}
 
 DOCKER_RUNTIME_SETTINGS = {
     "cluster_container_runtime": "docker",

@@ -21,6 +21,14 @@ BAD_INPUTS = {
         {}, {"cluster_service_cidr": NODE_NETWORK}, ["cluster_service_cidr", "overlap"]),
     "unknown network plugin": ({}, {"cluster_network_plugin": "weave"}, ["weave", "calico"]),
     "DNS outside the services": ({}, {"cluster_dns_ip": "10.244.0.10"}, ["cluster_dns_ip"]),
+    # The pod network's and the cluster DNS's own settings (roles/flannel, roles/coredns).
+    "flannel backend": ({}, {"cluster_network_plugin": "flannel", "flannel_backend": "udp"},
+                        ["pod network (flannel)", "flannel_backend 'udp'", "host-gw"]),
+    "flannel MTU": ({}, {"cluster_network_plugin": "flannel", "flannel_mtu": 100}, ["flannel_mtu '100'"]),
+    "CoreDNS upstream": ({}, {"coredns_upstream_nameservers": ["dns.example.com"]},
+                         ["cluster DNS (CoreDNS)", "'dns.example.com' is not an IP address"]),
+    "CoreDNS too new for Kubernetes 1.20": (
+        {}, {"cluster_kubernetes_version": "1.20.2", "coredns_version": "1.13.2"}, ["coredns_version 1.13.2", "1.21"]),
 }
 
 
