@@ -135,7 +135,8 @@ class Lab:
     def __init__(self, name: str) -> None:
         self.name = f"ns{LAB_NS}-{name}" if LAB_NS else name
         self.dir = STATE / name
-        self.network = f"corral-lab-{name}"
+        # Namespaced too: two namespaces running the same scenario must not share (or remove) a network.
+        self.network = f"corral-lab-{self.name}"
 
     @property
     def key(self) -> Path:
