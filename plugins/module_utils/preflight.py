@@ -623,14 +623,12 @@ _IFACE_RE = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
 _FLANNEL_FIX = "set flannel_allow_reconfigure: true to change it anyway"
 
 
-class FlannelState(TypedDict):
-    """What flannel runs on a host now, as read from its configuration files by the preflight."""
-
-    store: str
-    backend: str
+# FlannelState, what flannel runs on a host now, as read from its configuration files by the
+# preflight: store and backend (each str).
+FlannelState = Mapping[str, str]
 
 
-def check_flannel(settings: Mapping[str, Any], running: Optional[Mapping[str, FlannelState]] = None) -> list[str]:
+def check_flannel(settings: Mapping[str, Any], running: Optional[Mapping[str, FlannelState]] = None) -> List[str]:
     """Problems with the flannel settings (roles/flannel), and with a change of what runs on the hosts.
 
     settings: the flannel_* variables, cluster_pod_node_prefix and control_plane_allocate_node_cidrs;
@@ -675,10 +673,10 @@ def check_flannel(settings: Mapping[str, Any], running: Optional[Mapping[str, Fl
     return problems
 
 
-def check_flannel_change(settings: Mapping[str, Any], running: Mapping[str, FlannelState]) -> list[str]:
+def check_flannel_change(settings: Mapping[str, Any], running: Mapping[str, FlannelState]) -> List[str]:
     """A change of the backend or the store of a running flannel, one message for all the hosts it concerns."""
     wanted = {"store": settings.get("flannel_store"), "backend": settings.get("flannel_backend")}
-    changed: dict[tuple[str, str], list[str]] = {}
+    changed = {}  # type: Dict[Tuple[str, str], List[str]]
     for host, state in running.items():
         if (state.get("store"), state.get("backend")) != (wanted["store"], wanted["backend"]):
             changed.setdefault((str(state.get("store")), str(state.get("backend"))), []).append(host)
@@ -708,7 +706,7 @@ _IMAGE_RE = re.compile(r"[a-z0-9]([-a-z0-9._]*[a-z0-9])?(:\d{1,5})?(/[a-z0-9]([-
 _QUANTITY_RE = re.compile(r"\d+(\.\d+)?(m|k|M|G|T|Ki|Mi|Gi|Ti)?")
 
 
-def check_coredns(settings: Mapping[str, Any]) -> list[str]:
+def check_coredns(settings: Mapping[str, Any]) -> List[str]:
     """Problems with the cluster DNS settings (roles/coredns): the coredns_* variables, with
     cluster_kubernetes_version and cluster_dns_ip."""
     problems = []
@@ -788,14 +786,14 @@ def _as_bool(value: Any) -> Optional[bool]:
     return None
 
 
-def _check_int(variable: str, value: Any, low: int, high: int, hint: str) -> list[str]:
+def _check_int(variable: str, value: Any, low: int, high: int, hint: str) -> List[str]:
     number = _as_int(value)
     if number is not None and low <= number <= high:
         return []
     return [f"{variable} '{value}' is not a number from {low} to {high}: set it to one ({hint})."]
 
 
-def _check_bool(variable: str, value: Any) -> list[str]:
+def _check_bool(variable: str, value: Any) -> List[str]:
     if _as_bool(value) is not None:
         return []
     return [f"{variable} '{value}' is not a boolean: set it to true or false."]

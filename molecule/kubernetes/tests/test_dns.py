@@ -41,7 +41,7 @@ def services(everywhere):
         for name in ("probe", "probe-headless")]}
     kubectl("apply", "-f", "-", stdin=json.dumps(manifest))
     service = json.loads(kubectl("get", "service", "-n", NET_NAMESPACE, "probe", "-o", "json").stdout)
-    return service["spec"]["clusterIP"], sorted(ip for _, ip in everywhere.values())
+    return service["spec"]["clusterIP"], sorted(ip for _pod, ip in everywhere.values())
 
 
 def coredns_pods():
@@ -73,7 +73,7 @@ def test_coredns_runs_on_the_docker_node_too():
 
 
 def test_pods_on_every_node_resolve_the_kubernetes_service_in_the_cluster_domain(everywhere):
-    for name, (pod, _) in everywhere.items():
+    for name, (pod, _ip) in everywhere.items():
         assert lookup(pod, f"kubernetes.default.svc.{DOMAIN}") == [KUBERNETES_IP], name
         # The short name through the search path kubelet writes for the cluster's domain.
         assert f"search {NET_NAMESPACE}.svc.{DOMAIN} svc.{DOMAIN} {DOMAIN}" in pod_sh(pod, "cat /etc/resolv.conf")[1]
@@ -82,14 +82,14 @@ def test_pods_on_every_node_resolve_the_kubernetes_service_in_the_cluster_domain
 
 def test_pods_on_every_node_resolve_a_service_and_a_headless_service(everywhere, services):
     cluster_ip, pod_ips = services
-    for name, (pod, _) in everywhere.items():
+    for name, (pod, _ip) in everywhere.items():
         assert lookup(pod, f"probe.{NET_NAMESPACE}.svc.{DOMAIN}") == [cluster_ip], name
         assert sorted(lookup(pod, f"probe-headless.{NET_NAMESPACE}.svc.{DOMAIN}")) == pod_ips, name
 
 
 def test_the_reverse_zone_names_the_kubernetes_service(everywhere):
-    pod, _ = everywhere[NODES[0]]
-    _, out = pod_sh(pod, f"nslookup {KUBERNETES_IP}")
+    pod, _ip = everywhere[NODES[0]]
+    _rc, out = pod_sh(pod, f"nslookup {KUBERNETES_IP}")
     assert f"kubernetes.default.svc.{DOMAIN}" in out, out
 
 
@@ -97,7 +97,7 @@ def test_names_outside_the_cluster_are_forwarded(everywhere):
     # Docker's DNS on the lab nodes knows the lab's containers: node 1's name answers its address.
     # Absolute (trailing dot): busybox's nslookup tries a short name only with the search domains.
     first = NODES[0]
-    for name, (pod, _) in everywhere.items():
+    for name, (pod, _ip) in everywhere.items():
         assert lookup(pod, f"{LAB}-{first}.") == [ADDRESS[first]], name
 
 
@@ -107,7 +107,7 @@ def test_lookups_keep_answering_with_one_coredns_pod_deleted(everywhere):
     deadline = time.monotonic() + 15
     failures, rounds = [], 0
     while time.monotonic() < deadline:
-        for name, (pod, _) in everywhere.items():
+        for name, (pod, _ip) in everywhere.items():
             if lookup(pod, f"kubernetes.default.svc.{DOMAIN}") != [KUBERNETES_IP]:
                 failures.append(name)
         rounds += 1

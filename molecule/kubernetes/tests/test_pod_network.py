@@ -76,9 +76,9 @@ def test_each_subnet_env_is_its_nodes_pod_cidr():
 
 
 def test_pods_reach_each_other_across_every_pair_of_nodes(everywhere):
-    for client_node, (client, _) in everywhere.items():
+    for client_node, (client, _ip) in everywhere.items():
         for target_node, (target, target_ip) in everywhere.items():
-            _, answer = pod_sh(client, f"printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 5 {target_ip} 8080 | tail -1")
+            _rc, answer = pod_sh(client, f"printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 5 {target_ip} 8080 | tail -1")
             assert answer == f"hello from {target}", f"{client_node} -> {target_node}"
 
 
@@ -99,10 +99,10 @@ def flannel_bytes(name, direction):
 def test_traffic_between_nodes_is_encapsulated_in_vxlan(everywhere):
     """2 MiB from a pod on one node to a pod on another: the flannel.1 counters of both nodes grow by as much."""
     server_node, client_node = NODES[0], NODES[-1]
-    (server, server_ip), (client, _) = everywhere[server_node], everywhere[client_node]
+    (server, server_ip), (client, _ip) = everywhere[server_node], everywhere[client_node]
     pod_sh(server, f"dd if=/dev/zero of=/www/big bs=1024 count={PAYLOAD // 1024}", check=True)
     before = flannel_bytes(server_node, "tx"), flannel_bytes(client_node, "rx")
-    _, received = pod_sh(client, f"printf 'GET /big HTTP/1.0\\r\\n\\r\\n' | nc -w 10 {server_ip} 8080 | wc -c")
+    _rc, received = pod_sh(client, f"printf 'GET /big HTTP/1.0\\r\\n\\r\\n' | nc -w 10 {server_ip} 8080 | wc -c")
     after = flannel_bytes(server_node, "tx"), flannel_bytes(client_node, "rx")
     assert int(received) > PAYLOAD
     assert after[0] - before[0] >= PAYLOAD, (server_node, before, after)
@@ -133,7 +133,7 @@ def test_a_change_of_backend_or_store_is_refused_before_anything_changes():
                  "pods restart", "flannel_allow_reconfigure: true"):
         assert word in problems, (word, problems)
     recap = re.findall(r"^(\S+)\s+: ok=\d+\s+changed=(\d+)", result.stdout, re.M)
-    assert recap and all(changed == "0" for _, changed in recap), output
+    assert recap and all(changed == "0" for _host, changed in recap), output
     for name in NODES:
         assert node(name).service("flanneld").is_running
         assert f'"Type": "{BACKEND}"' in node(name).file("/etc/flannel/net-conf.json").content_string

@@ -69,7 +69,10 @@ def test_a_lab_namespace_moves_names_and_subnets(monkeypatch):
 def test_a_set_with_the_network_artifacts_deploys_them_and_the_coredns_image(tmp_path, monkeypatch):
     mirror = tmp_path / "mirror"
     mirror.mkdir()
-    entry = lambda version, path, **extra: {"version": version, "path": path, "sha256": "ab" * 32, **extra}  # noqa: E731
+
+    def entry(version, path, **extra):
+        return {"version": version, "path": path, "sha256": "ab" * 32, **extra}
+
     manifest = {
         "kube-apiserver": entry("1.36.4", "dl.k8s.io/kube-apiserver"),
         "flanneld": entry("0.28.10", "github.com/flannel-io/flannel/releases/download/v0.28.10/flanneld-amd64"),
