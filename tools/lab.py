@@ -529,12 +529,9 @@ Restart=always
 [Install]
 WantedBy=multi-user.target
 """
+# The nested nodes' kubelet settings above (image GC, eviction), and resolvConf.
 LAB_KUBELET_SETTINGS = {"node_kubelet_extra_config": {
-    "resolvConf": LAB_DNS_RESOLV_CONF,
-    # The nodes' image file system is the disk of the machine running the lab, filled by its other
-    # labs and builds: kubelet would delete the imported images no pod uses (busybox) once that disk
-    # is 85% full, and the next converge import them again.
-    "imageGCHighThresholdPercent": 100, "imageGCLowThresholdPercent": 99}}
+    **NESTED_NODE_SETTINGS["node_kubelet_extra_config"], "resolvConf": LAB_DNS_RESOLV_CONF}}
 
 DOCKER_RUNTIME_SETTINGS = {
     "cluster_container_runtime": "docker",
