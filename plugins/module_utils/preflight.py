@@ -15,6 +15,7 @@ import traceback
 from typing import Any, Callable, Dict, Iterable, List, Mapping, NamedTuple, Optional, Sequence, Tuple
 
 from ansible_collections.corral.cluster.plugins.module_utils.kubernetes import TLS_CIPHER_SUITES
+from ansible_collections.corral.cluster.plugins.module_utils.pod_network import PodNetworkError, assign_pod_cidrs
 
 try:
     import netaddr
@@ -29,7 +30,8 @@ else:
 KUBERNETES_MAJOR = 1
 KUBERNETES_MINORS = range(20, 37)  # 1.20 through 1.36
 CONTAINER_RUNTIMES = ("containerd", "docker")
-NETWORK_PLUGINS = ("bridge", "flannel", "calico")
+# The plugins corral.cluster sets up (roles/network: bridge itself, the others by their role).
+NETWORK_PLUGINS = ("bridge", "flannel")
 CGROUP_DRIVERS = ("systemd", "cgroupfs")
 
 
@@ -149,11 +151,12 @@ def validate(spec: Spec) -> List[str]:
         *check_apiserver_endpoint(settings.get("cluster_apiserver_endpoint", "")),
         *check_tls_cipher_suites(settings.get("cluster_tls_cipher_suites", list(TLS_CIPHER_SUITES))),
     ]
-    problems += _check_networks(settings, groups, nodes)
+    problems += _check_networks(settings, groups, nodes, hosts)
     return problems
 
 
-def _check_networks(settings: Mapping[str, Any], groups: Mapping[str, Sequence[str]], nodes: List[Node]) -> List[str]:
+def _check_networks(settings: Mapping[str, Any], groups: Mapping[str, Sequence[str]], nodes: List[Node],
+                    hosts: Mapping[str, HostSpec]) -> List[str]:
     """Checks on the pod and Service ranges; those needing a range run only once it parses."""
     pod, problems = parse_cidr("cluster_pod_cidr", settings.get("cluster_pod_cidr"))
     service, service_problems = parse_cidr("cluster_service_cidr", settings.get("cluster_service_cidr"))
@@ -163,7 +166,8 @@ def _check_networks(settings: Mapping[str, Any], groups: Mapping[str, Sequence[s
     if pod is not None:
         problems += check_cidr_clear_of_nodes("cluster_pod_cidr", pod, nodes)
         if node_prefix is not None:
-            problems += check_pod_cidr_capacity(pod, node_prefix, len(kubernetes_hosts(groups)))
+            capacity = check_pod_cidr_capacity(pod, node_prefix, len(kubernetes_hosts(groups)))
+            problems += capacity or check_node_pod_cidrs(pod, node_prefix, groups, hosts)
     if service is not None:
         problems += check_service_cidr_size(service)
         problems += check_cidr_clear_of_nodes("cluster_service_cidr", service, nodes)
@@ -449,8 +453,7 @@ def parse_cidr(variable: str, value: Any) -> Tuple[Optional["netaddr.IPNetwork"]
             f"{variable} '{text}' is not a single IPv4 range: IPv6 and dual-stack are not supported yet; "
             f"use one IPv4 range such as {CIDR_EXAMPLES[variable]}."
         ]
-    address, _unused, prefix = text.partition("/")
-    if not (netaddr.valid_ipv4(address) and re.fullmatch(r"\d{1,2}", prefix) and int(prefix) <= 32):
+    if not _is_ipv4_cidr(text):
         return None, [
             f"{variable} '{text}' is not an IPv4 range in CIDR notation: write it like {CIDR_EXAMPLES[variable]}."
         ]
@@ -459,6 +462,11 @@ def parse_cidr(variable: str, value: Any) -> Tuple[Optional["netaddr.IPNetwork"]
         # Kubernetes would silently use the enclosing range; the mismatch is more likely a typo.
         return None, [f"{variable} '{text}' has host bits set: did you mean {network.cidr}?"]
     return network, []
+
+
+def _is_ipv4_cidr(value: Any) -> bool:
+    address, _unused, prefix = str(value).strip().partition("/")
+    return bool(netaddr.valid_ipv4(address) and re.fullmatch(r"\d{1,2}", prefix) and int(prefix) <= 32)
 
 
 def parse_pod_node_prefix(value: Any, pod: Optional["netaddr.IPNetwork"]) -> Tuple[Optional[int], List[str]]:
@@ -494,6 +502,29 @@ def check_pod_cidr_capacity(pod: "netaddr.IPNetwork", node_prefix: int, node_cou
         f"cluster_pod_cidr {pod} holds {available} /{node_prefix} node subnets (cluster_pod_node_prefix) "
         f"but k8s_cluster has {node_count} hosts: {' or '.join(fixes)}."
     ]
+
+
+def pod_cidr_plan(pod: Any, node_prefix: Any, groups: Mapping[str, Sequence[str]],
+                  hosts: Mapping[str, HostSpec]) -> Dict[str, str]:
+    """Kubernetes host -> its pod subnet (the host variable node_pod_cidr pins one), in inventory
+    order; raises PodNetworkError naming the host and the fix."""
+    nodes = {host: {"pod_cidr": (hosts.get(host) or {}).get("node_pod_cidr")} for host in kubernetes_hosts(groups)}
+    return assign_pod_cidrs(nodes, str(pod), int(node_prefix))
+
+
+def check_node_pod_cidrs(pod: "netaddr.IPNetwork", node_prefix: int, groups: Mapping[str, Sequence[str]],
+                         hosts: Mapping[str, HostSpec]) -> List[str]:
+    """Each node_pod_cidr pin a subnet of the pod network of the node prefix, pinned once."""
+    for host in kubernetes_hosts(groups):
+        pinned = (hosts.get(host) or {}).get("node_pod_cidr")
+        if pinned and not _is_ipv4_cidr(pinned):
+            return [f"{host}: node_pod_cidr {pinned!r} is not an IPv4 CIDR: pin a /{node_prefix} subnet of "
+                    f"cluster_pod_cidr {pod}, or remove node_pod_cidr to have one assigned."]
+    try:
+        pod_cidr_plan(pod, node_prefix, groups, hosts)
+    except PodNetworkError as error:
+        return [str(error)]
+    return []
 
 
 def check_service_cidr_size(service: "netaddr.IPNetwork") -> List[str]:
