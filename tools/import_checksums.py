@@ -3,7 +3,8 @@
     .venv/bin/python tools/import_checksums.py [PATH]     (default: ../shared/data/upstream-checksums.yml)
 
 The source holds <artifact>_checksums -> arch -> version -> "sha256:<hex>" for upstream
-releases (merged from the kubespray project's tables). This writes, for the catalog's names,
+releases (merged from the kubespray project's tables); tools/data/ adds tables of the same format
+for artifacts it has no sums of (flanneld). This writes, for the catalog's names,
 every version the collection can deploy (Kubernetes binaries: the supported minors only) into
 roles/artifacts/vars/main/checksums.yml, sorted newest first, so that every supported release
 downloads without the user pasting sums. Re-run it when the source grows; the unit tests check
@@ -35,7 +36,10 @@ SOURCE_KEYS = {
     "calicoctl": "calicoctl_binary_checksums",
     "helm": "helm_archive_checksums",
     "nerdctl": "nerdctl_archive_checksums",
+    "flanneld": "flanneld_binary_checksums",
 }
+# Tables of the same format kept in this repository, for artifacts the source has no sums of.
+EXTRA_SOURCES = (ROOT / "tools" / "data" / "flanneld-checksums.yml",)
 KUBERNETES_BINARIES = ("kubelet", "kubectl")
 # The Kubernetes minors the collection supports (plugins/module_utils/preflight.py).
 SUPPORTED_MINORS = range(20, 37)
@@ -77,7 +81,10 @@ def render(data: dict) -> str:
 
 def main() -> None:
     source = Path(sys.argv[1]) if len(sys.argv) > 1 else DEFAULT_SOURCE
-    data = table(yaml.safe_load(source.read_text()))
+    merged = yaml.safe_load(source.read_text())
+    for extra in EXTRA_SOURCES:
+        merged.update(yaml.safe_load(extra.read_text()))
+    data = table(merged)
     DEST.parent.mkdir(parents=True, exist_ok=True)
     DEST.write_text(render(data))
     counts = ", ".join(f"{name} {len(by_arch.get('amd64', {}))}" for name, by_arch in data.items())

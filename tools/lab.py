@@ -135,7 +135,8 @@ class Lab:
     def __init__(self, name: str) -> None:
         self.name = f"ns{LAB_NS}-{name}" if LAB_NS else name
         self.dir = STATE / name
-        self.network = f"corral-lab-{name}"
+        # Namespaced too: two namespaces running the same scenario must not share (or remove) a network.
+        self.network = f"corral-lab-{self.name}"
 
     @property
     def key(self) -> Path:
@@ -286,6 +287,8 @@ chmod 0600 "$home/.ssh/authorized_keys"
             self.provision_user(node)
             if node in docker_runtime:
                 self.install_file(node, LAB_RUNC, LAB_RUNC_SCRIPT)
+            if node != RANCHER_HOST:
+                self.start_dns_relay(node, address)
             self.wait_ssh(node, address)
             if node in (python36 or []):
                 interpreters[node] = self.install_python36(node)
@@ -298,6 +301,15 @@ chmod 0600 "$home/.ssh/authorized_keys"
         docker("exec", "-i", self.container(node), "sh", "-c",
                f"mkdir -p {shlex.quote(str(Path(path).parent))} && cat > {shlex.quote(path)} && "
                f"chmod {mode} {shlex.quote(path)}", stdin=text)
+
+    def start_dns_relay(self, node: str, address: str) -> None:
+        """Docker's DNS on the node, reachable from its pods: see LAB_DNS_RELAY."""
+        self.install_file(node, LAB_DNS_RELAY, LAB_DNS_RELAY_SCRIPT)
+        self.install_file(node, LAB_DNS_RESOLV_CONF, f"# Written by tools/lab: kubelet's resolvConf.\nnameserver {address}\n",
+                          mode="0644")
+        self.install_file(node, "/etc/systemd/system/corral-lab-dns-relay.service",
+                          LAB_DNS_RELAY_UNIT.format(relay=LAB_DNS_RELAY, address=address), mode="0644")
+        docker("exec", self.container(node), "systemctl", "enable", "--now", "corral-lab-dns-relay.service")
 
     def inventory_path(self) -> Path:
         return self.dir / "inventory"
@@ -331,6 +343,7 @@ chmod 0600 "$home/.ssh/authorized_keys"
                 "cluster_name": f"lab-{self.name}".replace("_", "-"),
                 "cluster_state_dir": str(self.dir / "state"),
                 **NESTED_NODE_SETTINGS,
+                **LAB_KUBELET_SETTINGS,
                 **artifact_settings(kubernetes),
             },
             "children": {
@@ -471,6 +484,55 @@ if path and os.path.exists(path):
             json.dump(spec, handle)
 os.execv(RUNC, [RUNC] + sys.argv[1:])
 """
+# Lab nodes resolve each other's names (and the Debian mirror's) through Docker's DNS at 127.0.0.11,
+# which answers only inside the node's own network namespace, not from its pods. Each node relays
+# DNS over UDP from its address to it, and kubelet's resolvConf names that relay, so that CoreDNS
+# (dnsPolicy Default, forward . /etc/resolv.conf) forwards names outside the cluster to Docker's DNS
+# as a real node's resolvers would. Traffic stays on this machine.
+LAB_DNS_RELAY = "/usr/local/libexec/corral-lab/dns-relay"
+LAB_DNS_RESOLV_CONF = "/etc/corral-lab/resolv.conf"
+LAB_DNS_RELAY_SCRIPT = """\
+#!/usr/bin/python3
+# Written by tools/lab: DNS over UDP from this node's address to Docker's DNS (127.0.0.11).
+import socket, sys, threading
+
+UPSTREAM = ("127.0.0.11", 53)
+listener = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+listener.bind((sys.argv[1], 53))
+
+
+def relay(query, client):
+    upstream = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    upstream.settimeout(5)
+    try:
+        upstream.sendto(query, UPSTREAM)
+        listener.sendto(upstream.recv(65535), client)
+    except OSError:
+        pass
+    finally:
+        upstream.close()
+
+
+while True:
+    query, client = listener.recvfrom(65535)
+    threading.Thread(target=relay, args=(query, client), daemon=True).start()
+"""
+LAB_DNS_RELAY_UNIT = """\
+# Written by tools/lab.
+[Unit]
+Description=DNS relay from this lab node's address to Docker's DNS
+
+[Service]
+ExecStart={relay} {address}
+Restart=always
+
+[Install]
+WantedBy=multi-user.target
+"""
+# The nested nodes' kubelet settings above (image GC, eviction), and resolvConf.
+LAB_KUBELET_SETTINGS = {"node_kubelet_extra_config": {
+    **NESTED_NODE_SETTINGS["node_kubelet_extra_config"], "resolvConf": LAB_DNS_RESOLV_CONF}}
+
 DOCKER_RUNTIME_SETTINGS = {
     "cluster_container_runtime": "docker",
     # The set's static tarball: no Docker repository is reachable, and bookworm's docker.io (20.10)
@@ -513,7 +575,8 @@ def artifact_settings(kubernetes: str) -> dict:
     catalog = catalog_names()
     downloads = {name: entry for name, entry in manifest.items() if "image" not in entry and name in catalog}
     versions = {f"artifacts_{name}_version": manifest[name]["version"]
-                for name in ("etcd", "cni_plugins", "containerd", "runc", "docker_static", "crictl", "cri_dockerd")
+                for name in ("etcd", "cni_plugins", "containerd", "runc", "docker_static", "crictl", "cri_dockerd",
+                             "flanneld", "flannel_cni_plugin")
                 if name in manifest}
     return {
         "cluster_kubernetes_version": manifest["kube-apiserver"]["version"],
@@ -527,7 +590,7 @@ def artifact_settings(kubernetes: str) -> dict:
         "cluster_image_registry": LAB_REGISTRY,
         "node_sandbox_image": manifest["pause_image"]["image"],
         "node_image_archives": [{"src": str(MIRROR / manifest[key]["path"]), "image": manifest[key]["image"]}
-                                for key in ("pause_image", "busybox_image")],
+                                for key in ("pause_image", "busybox_image", "coredns_image") if key in manifest],
     }
 
 

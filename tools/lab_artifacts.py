@@ -12,7 +12,9 @@ upstream sites would be (<mirror>/<upstream host>/<upstream path>):
   runc and the CNI plugins from Debian's binary packages.
 
 Both sets share crictl, the busybox workload image and the Docker static tarball (from Debian's
-docker.io). artifacts.json holds, per set, each artifact's version, path and sha256;
+docker.io), and have the pod network and cluster DNS of tools/lab_network.py: flanneld and the
+flannel CNI plugin, and the CoreDNS image of the release the coredns role picks for the set's
+Kubernetes. artifacts.json holds, per set, each artifact's version, path and sha256;
 SHA256SUMS every file of the mirror. Every build is cached (the Go builds by recipe, the 1.20
 build by the source tarball's sum): a warm run only re-publishes.
 """
@@ -30,10 +32,11 @@ from pathlib import Path
 
 import yaml
 
-from lab_common import (CACHE, LAB_REGISTRY, MIRROR, REPRODUCIBLE_TAR, ROOT, debian_mirror, docker, download,
-                        ensure_packages, locked, log, reproducible_tar, run, sha256)
+from lab_common import (CACHE, LAB_REGISTRY, MIRROR, ROOT, debian_mirror, download, ensure_packages, image_archive,
+                        locked, log, reproducible_tar, run, sha256)
 from lab_gobuild import GoBuild, source_file
 from lab_gobuild import build as go_build
+from lab_network import NETWORK_PUBLISHED, network_recipes, publish_network
 
 ARCH = "amd64"
 CURRENT = "1.36"
@@ -42,7 +45,7 @@ KUBERNETES_BINARIES = ("kube-apiserver", "kube-controller-manager", "kube-schedu
                        "kube-proxy", "kubectl")
 # Every set has these entries in artifacts.json (a set without one of them is built again).
 PUBLISHED = (*KUBERNETES_BINARIES, "etcd", "cni_plugins", "containerd", "runc", "crictl", "docker_static",
-             "pause_image", "busybox_image")
+             "pause_image", "busybox_image", *NETWORK_PUBLISHED)
 PUBLISHED_CURRENT = (*PUBLISHED, "cri_dockerd")
 BUSYBOX_REPOSITORY = f"{LAB_REGISTRY}/busybox"
 
@@ -118,18 +121,6 @@ def archive_holds(dest: Path, image: str) -> bool:
     with tarfile.open(dest) as tar:
         manifest = json.load(tar.extractfile("manifest.json"))
     return any(image in item.get("RepoTags") or () for item in manifest)
-
-
-def image_archive(rootfs: Path, image: str, changes: list[str], dest: Path) -> None:
-    """A docker archive (`docker load`, `ctr images import`) of a one-layer image."""
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tar = subprocess.Popen(["tar", "-C", str(rootfs), *REPRODUCIBLE_TAR, "-cf", "-", "."], stdout=subprocess.PIPE)
-    args = [arg for change in changes for arg in ("-c", change)]
-    subprocess.run(["docker", "import", *args, "-", image], stdin=tar.stdout, check=True,
-                   stdout=subprocess.DEVNULL)
-    tar.wait()
-    docker("save", "-o", str(dest), image)
-    dest.chmod(0o644)
 
 
 def compile_pause(pause_c: Path, dest: Path) -> Path:
@@ -498,9 +489,11 @@ def recipe_key(set_name: str) -> dict:
     """What a set is built from: a change publishes the set again."""
     if set_name == "1.20":
         return {"source": DEBIAN_KUBERNETES_SOURCE, "pause": DEBIAN_PAUSE_IMAGE, "busybox": BUSYBOX_REPOSITORY,
-                "crictl": CURRENT_RECIPES["crictl"].key()}
+                "crictl": CURRENT_RECIPES["crictl"].key(),
+                **{name: recipe.key() for name, recipe in network_recipes(DEBIAN_KUBERNETES_VERSION).items()}}
     return {**{name: recipe.key() for name, recipe in CURRENT_RECIPES.items()},
-            "pause": current_pause_image(), "busybox": BUSYBOX_REPOSITORY, "docker": CURRENT_DOCKER_SUITE}
+            "pause": current_pause_image(), "busybox": BUSYBOX_REPOSITORY, "docker": CURRENT_DOCKER_SUITE,
+            **{name: recipe.key() for name, recipe in network_recipes(KUBERNETES_VERSION).items()}}
 
 
 def build(sets: tuple[str, ...] = SETS, force: bool = False) -> Path:
@@ -523,6 +516,7 @@ def build_set(set_name: str) -> None:
     builder = BUILDERS[set_name][0]
     with tempfile.TemporaryDirectory(prefix="corral-lab-artifacts-") as tmp:
         entries = builder(Path(tmp) / "set")
+        entries.update(publish_network(entries["kube-apiserver"]["version"], Path(tmp) / "network"))
         if set_name not in OWN_DOCKER:
             entries.update(publish_docker_static(Path(tmp) / "docker"))
         entries.update(publish_busybox(Path(tmp) / "busybox"))

@@ -146,3 +146,15 @@ def reproducible_tar(directory: Path, member: str, dest: Path) -> None:
         subprocess.run(["gzip", "-9n"], stdin=tar.stdout, stdout=out, check=True)
     if tar.wait() != 0:
         raise SystemExit(f"tar of {directory}/{member} failed")
+
+
+def image_archive(rootfs: Path, image: str, changes: list[str], dest: Path) -> None:
+    """A docker archive (`docker load`, `ctr images import`) of a one-layer image."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tar = subprocess.Popen(["tar", "-C", str(rootfs), *REPRODUCIBLE_TAR, "-cf", "-", "."], stdout=subprocess.PIPE)
+    args = [arg for change in changes for arg in ("-c", change)]
+    subprocess.run(["docker", "import", *args, "-", image], stdin=tar.stdout, check=True,
+                   stdout=subprocess.DEVNULL)
+    tar.wait()
+    docker("save", "-o", str(dest), image)
+    dest.chmod(0o644)

@@ -52,7 +52,10 @@ class GoBuild:
     (the module's own release by default). apt: Debian packages a cgo build needs (name ->
     a file it provides). skip: directory names a glob leaves out. sums: "module@version" -> (h1
     sum of the zip, h1 sum of its go.mod) for the module versions the checksum database does not
-    answer: they are fetched with GONOSUMDB and checked against these sums instead.
+    answer: they are fetched with GONOSUMDB and checked against these sums instead. edits: (file,
+    old text, new text) replacements in the module's tree before the build, each of which must
+    match exactly once (for a part that cannot be built from the proxy, e.g. an import of a module
+    it does not serve).
     """
 
     name: str
@@ -67,6 +70,7 @@ class GoBuild:
     local_replace_versions: dict[str, str] = field(default_factory=dict)
     skip: tuple[str, ...] = ()
     sums: dict[str, tuple[str, str]] = field(default_factory=dict)
+    edits: tuple[tuple[str, str, str], ...] = ()
 
     @property
     def bare_version(self) -> str:
@@ -74,8 +78,11 @@ class GoBuild:
 
     def key(self) -> str:
         fields = asdict(self)
-        if not fields["sums"]:  # recipes without pinned sums keep the key they had before the field existed
+        # Recipes without pinned sums or edits keep the key they had before those fields existed.
+        if not fields["sums"]:
             del fields["sums"]
+        if not self.edits:
+            del fields["edits"]
         recipe = json.dumps({"recipe": fields, "go": go_version(), "builder": BUILDER_REVISION}, sort_keys=True)
         return hashlib.sha256(recipe.encode()).hexdigest()[:16]
 
@@ -149,6 +156,16 @@ def rewrite_local_replaces(tree: Path, recipe: GoBuild) -> list[str]:
     return rewritten
 
 
+def apply_edits(tree: Path, recipe: GoBuild) -> None:
+    for relative, old, new in recipe.edits:
+        path = tree / relative
+        text = path.read_text()
+        if text.count(old) != 1:
+            raise SystemExit(f"{recipe.module}@{recipe.version}: {relative} holds {text.count(old)} times, not once, "
+                             f"the text the recipe replaces: {old!r}")
+        path.write_text(text.replace(old, new))
+
+
 def package_dirs(tree: Path, recipe: GoBuild) -> dict[str, str]:
     """Output name -> package directory, globs expanded."""
     out = {}
@@ -194,6 +211,7 @@ def _build(recipe: GoBuild, output: Path) -> Path:
         # A module download's vendor/ is incomplete: build against the module cache.
         shutil.rmtree(tree / "vendor", ignore_errors=True)
         rewrite_local_replaces(tree, recipe)
+        apply_edits(tree, recipe)
         env = go_env(recipe.cgo, unverified_modules(recipe.sums))
         staging = Path(tmp) / "bin"
         staging.mkdir()

@@ -24,6 +24,7 @@ from ansible_collections.corral.cluster.plugins.module_utils.preflight import (
     HostSpec,
     Spec,
     checked_hosts,
+    pod_cidr_plan,
     validate,
 )
 
@@ -79,7 +80,9 @@ class ActionModule(ActionBase):
             result.update(
                 changed=False,
                 msg=summary(spec),
-                ansible_facts={"cluster_preflight_passed": True},
+                # Derived once, here, for every role: each Kubernetes host's pod subnet.
+                ansible_facts={"cluster_preflight_passed": True, "cluster_pod_cidrs": pod_cidr_plan(
+                    args["cluster_pod_cidr"], args["cluster_pod_node_prefix"], spec["groups"], spec["hosts"])},
             )
         return result
 
@@ -115,6 +118,7 @@ def host_spec_from_vars(host_vars: Mapping[str, Any]) -> Optional[HostSpec]:
         "distribution": facts.get("distribution"),
         "distribution_major_version": facts.get("distribution_major_version"),
         "node_network": node_network(facts, node_ip),
+        "node_pod_cidr": host_vars.get("node_pod_cidr"),
     }
 
 

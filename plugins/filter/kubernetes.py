@@ -18,7 +18,7 @@ description:
   - The flags of kube-apiserver, kube-controller-manager, kube-scheduler or kubelet, with the
     differences between Kubernetes releases applied (module_utils/kubernetes.py is the one place
     that knows them). The companion filters are C(kube_config) (configuration documents),
-    C(pod_cidrs) and C(pod_routes) (bridge networking) and C(kubeconfig).
+    C(pod_routes) (bridge networking, from the pod subnets the preflight assigns, the fact C(cluster_pod_cidrs)) and C(kubeconfig).
 options:
   _input:
     description: Component name.
@@ -81,18 +81,6 @@ def _need_netaddr(name: str) -> None:
                                  "it next to ansible-core (pip install netaddr).")
 
 
-def pod_cidrs(identities: Mapping[str, Mapping[str, str]], hostvars: Mapping[str, Any], pod_cidr: str,
-              node_prefix: int) -> dict[str, str]:
-    """Inventory host -> pod subnet (host variable node_pod_cidr pins one)."""
-    _need_netaddr("pod_cidrs")
-    nodes = {host: {**node, "pod_cidr": (hostvars.get(host) or {}).get("node_pod_cidr")}
-             for host, node in identities.items()}
-    try:
-        return pod_network.assign_pod_cidrs(nodes, pod_cidr, node_prefix)
-    except pod_network.PodNetworkError as error:
-        raise AnsibleFilterError(str(error)) from error
-
-
 def pod_routes(cidrs: Mapping[str, str], host: str, identities: Mapping[str, Mapping[str, str]]) -> list[dict]:
     """The routes host needs to reach every other node's pods: [{dest, via}]."""
     _need_netaddr("pod_routes")
@@ -130,7 +118,6 @@ class FilterModule:
         return {
             "kube_args": kube_args,
             "kube_config": kube_config,
-            "pod_cidrs": pod_cidrs,
             "pod_routes": pod_routes,
             "kubeconfig": kubeconfig,
         }

@@ -97,8 +97,10 @@ UNAME_ARCH = {"amd64": "x86_64", "arm64": "aarch64"}
 
 
 def render_url(template: str, version: str, arch: str) -> str:
-    """The upstream URL of a catalog template ("{version}", "{arch}" and "{uname_arch}")."""
-    return template.format(version=version, arch=arch, uname_arch=UNAME_ARCH.get(arch, arch))
+    """The upstream URL of a catalog template ("{version}", "{base_version}" (the version without a
+    "-suffix"), "{arch}" and "{uname_arch}")."""
+    return template.format(version=version, base_version=version.split("-", 1)[0], arch=arch,
+                           uname_arch=UNAME_ARCH.get(arch, arch))
 
 
 def relative_path(url: str) -> str:

@@ -68,6 +68,10 @@ ETCD_CA = "etcd/ca"
 FRONT_PROXY_CA = "front-proxy-ca"
 SERVICE_ACCOUNT_KEY = "sa"
 ENCRYPTION_KEY = "secrets-encryption"
+# flanneld's client certificates, by flannel store: etcd (etcd CA) or the Kubernetes API (cluster CA).
+FLANNEL_STORES = ("etcd", "kubernetes")
+FLANNEL_CLIENTS = {"etcd": ("etcd/flannel-client", ETCD_CA), "kubernetes": ("flannel", CLUSTER_CA)}
+FLANNEL_USER = "flannel"
 
 
 # --- The plan -------------------------------------------------------------------------------
@@ -149,7 +153,8 @@ def certificate_plan(inventory: Mapping[str, Any]) -> List[CertSpec]:
 
     ``inventory`` is a plain dict: ``groups`` (group -> inventory hostnames), ``hosts``
     (hostname -> ``node_name`` and ``node_ip``) and ``settings`` (``cluster_service_cidr``,
-    ``cluster_domain``, and optionally ``apiserver_extra_sans``).
+    ``cluster_domain``, and optionally ``apiserver_extra_sans`` and ``flannel_store``: with etcd or
+    kubernetes, flanneld on every node gets a client certificate for that store).
     """
     groups = inventory.get("groups", {})
     hosts = inventory.get("hosts", {})
@@ -160,12 +165,17 @@ def certificate_plan(inventory: Mapping[str, Any]) -> List[CertSpec]:
     node_name = {host: str(hosts[host].get("node_name") or host) for host in _unique([*etcd, *k8s_nodes])}
     node_ip = {host: str(hosts[host]["node_ip"]) for host in node_name}
     cp = tuple(control_plane)
+    flannel_store = settings.get("flannel_store") or ""
+    if flannel_store and flannel_store not in FLANNEL_STORES:
+        raise ValueError(f"flannel_store '{flannel_store}' is not one of {', '.join(FLANNEL_STORES)}")
+    # flanneld on the nodes verifies the etcd members with the etcd CA.
+    etcd_ca_hosts = [*etcd, *control_plane, *(k8s_nodes if flannel_store == "etcd" else ())]
 
     plan = [
         # The cluster CA's certificate goes to every node (kubelets verify clients with it); its key
         # to the control plane, where kube-controller-manager signs kubelet CSRs with it.
         CertSpec(CLUSTER_CA, "ca", "kubernetes", hosts=tuple(k8s_nodes)),
-        CertSpec(ETCD_CA, "ca", "etcd-ca", hosts=tuple(_unique([*etcd, *control_plane]))),
+        CertSpec(ETCD_CA, "ca", "etcd-ca", hosts=tuple(_unique(etcd_ca_hosts))),
         CertSpec(FRONT_PROXY_CA, "ca", "front-proxy-ca", hosts=cp),
         CertSpec(SERVICE_ACCOUNT_KEY, "keypair", hosts=cp),
         CertSpec(ENCRYPTION_KEY, "secret", hosts=cp),
@@ -240,6 +250,10 @@ def certificate_plan(inventory: Mapping[str, Any]) -> List[CertSpec]:
                 hosts=(host,),
             ),
         ]
+    if flannel_store:
+        # One identity for flanneld on every node, as upstream's manifest has one service account.
+        name, issuer = FLANNEL_CLIENTS[flannel_store]
+        plan.append(CertSpec(name, "client", FLANNEL_USER, issuer=issuer, hosts=tuple(k8s_nodes)))
     plan.append(CertSpec("admin", "client", "kubernetes-admin", ("system:masters",), CLUSTER_CA, hosts=cp))
     return plan
 

@@ -15,6 +15,7 @@ import traceback
 from typing import Any, Callable, Dict, Iterable, List, Mapping, NamedTuple, Optional, Sequence, Tuple
 
 from ansible_collections.corral.cluster.plugins.module_utils.kubernetes import TLS_CIPHER_SUITES
+from ansible_collections.corral.cluster.plugins.module_utils.pod_network import PodNetworkError, assign_pod_cidrs
 
 try:
     import netaddr
@@ -29,7 +30,8 @@ else:
 KUBERNETES_MAJOR = 1
 KUBERNETES_MINORS = range(20, 37)  # 1.20 through 1.36
 CONTAINER_RUNTIMES = ("containerd", "docker")
-NETWORK_PLUGINS = ("bridge", "flannel", "calico")
+# The plugins corral.cluster sets up (roles/network: bridge itself, the others by their role).
+NETWORK_PLUGINS = ("bridge", "flannel")
 CGROUP_DRIVERS = ("systemd", "cgroupfs")
 
 
@@ -149,11 +151,12 @@ def validate(spec: Spec) -> List[str]:
         *check_apiserver_endpoint(settings.get("cluster_apiserver_endpoint", "")),
         *check_tls_cipher_suites(settings.get("cluster_tls_cipher_suites", list(TLS_CIPHER_SUITES))),
     ]
-    problems += _check_networks(settings, groups, nodes)
+    problems += _check_networks(settings, groups, nodes, hosts)
     return problems
 
 
-def _check_networks(settings: Mapping[str, Any], groups: Mapping[str, Sequence[str]], nodes: List[Node]) -> List[str]:
+def _check_networks(settings: Mapping[str, Any], groups: Mapping[str, Sequence[str]], nodes: List[Node],
+                    hosts: Mapping[str, HostSpec]) -> List[str]:
     """Checks on the pod and Service ranges; those needing a range run only once it parses."""
     pod, problems = parse_cidr("cluster_pod_cidr", settings.get("cluster_pod_cidr"))
     service, service_problems = parse_cidr("cluster_service_cidr", settings.get("cluster_service_cidr"))
@@ -163,7 +166,8 @@ def _check_networks(settings: Mapping[str, Any], groups: Mapping[str, Sequence[s
     if pod is not None:
         problems += check_cidr_clear_of_nodes("cluster_pod_cidr", pod, nodes)
         if node_prefix is not None:
-            problems += check_pod_cidr_capacity(pod, node_prefix, len(kubernetes_hosts(groups)))
+            capacity = check_pod_cidr_capacity(pod, node_prefix, len(kubernetes_hosts(groups)))
+            problems += capacity or check_node_pod_cidrs(pod, node_prefix, groups, hosts)
     if service is not None:
         problems += check_service_cidr_size(service)
         problems += check_cidr_clear_of_nodes("cluster_service_cidr", service, nodes)
@@ -449,8 +453,7 @@ def parse_cidr(variable: str, value: Any) -> Tuple[Optional["netaddr.IPNetwork"]
             f"{variable} '{text}' is not a single IPv4 range: IPv6 and dual-stack are not supported yet; "
             f"use one IPv4 range such as {CIDR_EXAMPLES[variable]}."
         ]
-    address, _unused, prefix = text.partition("/")
-    if not (netaddr.valid_ipv4(address) and re.fullmatch(r"\d{1,2}", prefix) and int(prefix) <= 32):
+    if not _is_ipv4_cidr(text):
         return None, [
             f"{variable} '{text}' is not an IPv4 range in CIDR notation: write it like {CIDR_EXAMPLES[variable]}."
         ]
@@ -459,6 +462,11 @@ def parse_cidr(variable: str, value: Any) -> Tuple[Optional["netaddr.IPNetwork"]
         # Kubernetes would silently use the enclosing range; the mismatch is more likely a typo.
         return None, [f"{variable} '{text}' has host bits set: did you mean {network.cidr}?"]
     return network, []
+
+
+def _is_ipv4_cidr(value: Any) -> bool:
+    address, _unused, prefix = str(value).strip().partition("/")
+    return bool(netaddr.valid_ipv4(address) and re.fullmatch(r"\d{1,2}", prefix) and int(prefix) <= 32)
 
 
 def parse_pod_node_prefix(value: Any, pod: Optional["netaddr.IPNetwork"]) -> Tuple[Optional[int], List[str]]:
@@ -494,6 +502,29 @@ def check_pod_cidr_capacity(pod: "netaddr.IPNetwork", node_prefix: int, node_cou
         f"cluster_pod_cidr {pod} holds {available} /{node_prefix} node subnets (cluster_pod_node_prefix) "
         f"but k8s_cluster has {node_count} hosts: {' or '.join(fixes)}."
     ]
+
+
+def pod_cidr_plan(pod: Any, node_prefix: Any, groups: Mapping[str, Sequence[str]],
+                  hosts: Mapping[str, HostSpec]) -> Dict[str, str]:
+    """Kubernetes host -> its pod subnet (the host variable node_pod_cidr pins one), in inventory
+    order; raises PodNetworkError naming the host and the fix."""
+    nodes = {host: {"pod_cidr": (hosts.get(host) or {}).get("node_pod_cidr")} for host in kubernetes_hosts(groups)}
+    return assign_pod_cidrs(nodes, str(pod), int(node_prefix))
+
+
+def check_node_pod_cidrs(pod: "netaddr.IPNetwork", node_prefix: int, groups: Mapping[str, Sequence[str]],
+                         hosts: Mapping[str, HostSpec]) -> List[str]:
+    """Each node_pod_cidr pin a subnet of the pod network of the node prefix, pinned once."""
+    for host in kubernetes_hosts(groups):
+        pinned = (hosts.get(host) or {}).get("node_pod_cidr")
+        if pinned and not _is_ipv4_cidr(pinned):
+            return [f"{host}: node_pod_cidr {pinned!r} is not an IPv4 CIDR: pin a /{node_prefix} subnet of "
+                    f"cluster_pod_cidr {pod}, or remove node_pod_cidr to have one assigned."]
+    try:
+        pod_cidr_plan(pod, node_prefix, groups, hosts)
+    except PodNetworkError as error:
+        return [str(error)]
+    return []
 
 
 def check_service_cidr_size(service: "netaddr.IPNetwork") -> List[str]:
@@ -609,3 +640,191 @@ def _hosts_are(hosts: Sequence[str]) -> str:
 def _alternatives(items: Sequence[str]) -> str:
     """'a', 'a or b', 'a, b or c'."""
     return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} or {items[-1]}"
+
+
+# --- Pod network: flannel (roles/flannel) ---------------------------------------------------
+
+FLANNEL_STORES = ("etcd", "kubernetes")
+FLANNEL_BACKENDS = ("vxlan", "host-gw")
+VXLAN_VNI_MAX = 2**24 - 1  # 24 bits
+# 0 lets flanneld compute the MTU; otherwise from the IPv4 minimum to jumbo frames.
+MTU_RANGE = (576, 9000)
+_ETCD_PREFIX_RE = re.compile(r"(/[A-Za-z0-9._-]+)+")
+_IFACE_RE = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
+_FLANNEL_FIX = "set flannel_allow_reconfigure: true to change it anyway"
+
+
+# FlannelState, what flannel runs on a host now, as read from its configuration files by the
+# preflight: store and backend (each str).
+FlannelState = Mapping[str, str]
+
+
+def check_flannel(settings: Mapping[str, Any], running: Optional[Mapping[str, FlannelState]] = None) -> List[str]:
+    """Problems with the flannel settings (roles/flannel), and with a change of what runs on the hosts.
+
+    settings: the flannel_* variables, cluster_pod_node_prefix and control_plane_allocate_node_cidrs;
+    running: inventory host -> the store and backend its flanneld runs with (hosts without flannel absent).
+    """
+    problems = [
+        *check_choice("flannel_store", settings.get("flannel_store"), FLANNEL_STORES),
+        *check_choice("flannel_backend", settings.get("flannel_backend"), FLANNEL_BACKENDS),
+        *_check_int("flannel_vxlan_vni", settings.get("flannel_vxlan_vni"), 1, VXLAN_VNI_MAX, "e.g. 1"),
+        *_check_int("flannel_vxlan_port", settings.get("flannel_vxlan_port"), 1, 65535, "e.g. 8472, the kernel's"),
+        *_check_bool("flannel_vxlan_direct_routing", settings.get("flannel_vxlan_direct_routing")),
+        *_check_bool("flannel_ip_masq", settings.get("flannel_ip_masq")),
+        *_check_bool("flannel_allow_reconfigure", settings.get("flannel_allow_reconfigure")),
+    ]
+    mtu = _as_int(settings.get("flannel_mtu"))
+    if mtu is None or (mtu != 0 and not MTU_RANGE[0] <= mtu <= MTU_RANGE[1]):
+        problems.append(
+            f"flannel_mtu '{settings.get('flannel_mtu')}' is not an MTU: set 0 to let flanneld take the node "
+            f"interface's (minus 50 for vxlan), or a number from {MTU_RANGE[0]} to {MTU_RANGE[1]} (e.g. 1400)."
+        )
+    iface = settings.get("flannel_iface")
+    if not (iface == "" or (isinstance(iface, str) and _IFACE_RE.fullmatch(iface))):
+        problems.append(
+            f"flannel_iface '{iface}' is not an interface name or address: set it to e.g. eth1 or the node's IP, "
+            'or "" to use the node IP (node_ip).'
+        )
+    prefix = settings.get("flannel_etcd_prefix")
+    if not (isinstance(prefix, str) and _ETCD_PREFIX_RE.fullmatch(prefix)):
+        problems.append(
+            f"flannel_etcd_prefix '{prefix}' is not an etcd key prefix: write an absolute path without a trailing "
+            "slash, e.g. /coreos.com/network."
+        )
+    if settings.get("flannel_store") == "kubernetes" and _as_bool(settings.get("control_plane_allocate_node_cidrs")) \
+            is False:
+        problems.append(
+            "flannel_store kubernetes reads each node's podCIDR, which kube-controller-manager allocates only with "
+            "control_plane_allocate_node_cidrs: true (its default with flannel): remove the false setting, or use "
+            "flannel_store: etcd."
+        )
+    if not problems and _as_bool(settings.get("flannel_allow_reconfigure")) is False:
+        problems += check_flannel_change(settings, running or {})
+    return problems
+
+
+def check_flannel_change(settings: Mapping[str, Any], running: Mapping[str, FlannelState]) -> List[str]:
+    """A change of the backend or the store of a running flannel, one message for all the hosts it concerns."""
+    wanted = {"store": settings.get("flannel_store"), "backend": settings.get("flannel_backend")}
+    changed = {}  # type: Dict[Tuple[str, str], List[str]]
+    for host, state in running.items():
+        if (state.get("store"), state.get("backend")) != (wanted["store"], wanted["backend"]):
+            changed.setdefault((str(state.get("store")), str(state.get("backend"))), []).append(host)
+    problems = []
+    for (store, backend), hosts in changed.items():
+        what = " and ".join(
+            f"flannel_{key} to {wanted[key]}" for key, now in (("backend", backend), ("store", store)) if wanted[key] != now
+        )
+        runs = f"Host {_names(hosts)} runs" if len(hosts) == 1 else f"Hosts {_names(hosts)} run"
+        problems.append(
+            f"{runs} flannel with the {backend} backend and the {store} store, and this run sets {what}: changing "
+            "the backend or the store of a running cluster restarts flanneld on every node with new devices or "
+            "subnets, and every pod not on the host network is deleted and recreated by its controller (pods "
+            f"restart; bare pods are gone). Keep the running values, or {_FLANNEL_FIX}."
+        )
+    return problems
+
+
+# --- Cluster DNS: CoreDNS (roles/coredns) ---------------------------------------------------
+
+# CoreDNS 1.11 and later watch only discovery.k8s.io/v1 EndpointSlices (Kubernetes 1.21 and later);
+# up to 1.10 they fall back to v1beta1.
+COREDNS_DISCOVERY_V1_ONLY = (1, 11)
+KUBERNETES_DISCOVERY_V1 = (1, 21)
+_IMAGE_RE = re.compile(r"[a-z0-9]([-a-z0-9._]*[a-z0-9])?(:\d{1,5})?(/[a-z0-9]([-a-z0-9._]*[a-z0-9])?)+"
+                       r"(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@sha256:[0-9a-f]{64})?")
+_QUANTITY_RE = re.compile(r"\d+(\.\d+)?(m|k|M|G|T|Ki|Mi|Gi|Ti)?")
+
+
+def check_coredns(settings: Mapping[str, Any]) -> List[str]:
+    """Problems with the cluster DNS settings (roles/coredns): the coredns_* variables, with
+    cluster_kubernetes_version and cluster_dns_ip."""
+    problems = []
+    version = str(settings.get("coredns_version"))
+    match = _VERSION_RE.fullmatch(version)
+    if not match:
+        problems.append(
+            f"coredns_version '{version}' is not a MAJOR.MINOR.PATCH release: write it like \"1.13.2\" (no "
+            "leading 'v'), or leave it unset for the release matching cluster_kubernetes_version."
+        )
+    else:
+        kubernetes = _VERSION_RE.fullmatch(str(settings.get("cluster_kubernetes_version")))
+        coredns = (int(match.group(1)), int(match.group(2)))
+        if kubernetes and coredns >= COREDNS_DISCOVERY_V1_ONLY and \
+                (int(kubernetes.group(1)), int(kubernetes.group(2))) < KUBERNETES_DISCOVERY_V1:
+            problems.append(
+                f"coredns_version {version} needs Kubernetes 1.21 or later (it reads discovery.k8s.io/v1 "
+                f"EndpointSlices), and cluster_kubernetes_version is {settings.get('cluster_kubernetes_version')}: "
+                "use CoreDNS 1.10 or older (leave coredns_version unset for the release kubeadm pairs with it)."
+            )
+    image = settings.get("coredns_image")
+    if not (isinstance(image, str) and _IMAGE_RE.fullmatch(image)):
+        problems.append(
+            f"coredns_image '{image}' is not an image reference: write REGISTRY/REPOSITORY:TAG without a scheme, "
+            "e.g. mirror.example.com/coredns/coredns:v1.13.2 (by default it follows cluster_image_registry)."
+        )
+    problems += _check_int("coredns_replicas", settings.get("coredns_replicas"), 1, 100, "2 spread over two nodes")
+    problems += _check_int("coredns_cache_ttl", settings.get("coredns_cache_ttl"), 1, 3600, "e.g. 30 seconds")
+    for name in ("coredns_memory_limit", "coredns_cpu_request", "coredns_memory_request"):
+        value = settings.get(name)
+        if not (isinstance(value, str) and _QUANTITY_RE.fullmatch(value)):
+            problems.append(
+                f"{name} '{value}' is not a Kubernetes quantity: write it like 170Mi (memory) or 100m (CPU)."
+            )
+    servers = settings.get("coredns_upstream_nameservers")
+    if not isinstance(servers, (list, tuple)):
+        problems.append(
+            f"coredns_upstream_nameservers must be a list of addresses, not {servers!r}: write e.g. "
+            '["192.0.2.53"], or [] to forward to the nameservers of the nodes\' resolv.conf.'
+        )
+    else:
+        for server in servers:
+            text = str(server).strip()
+            if not (netaddr.valid_ipv4(text) or netaddr.valid_ipv6(text)):
+                problems.append(
+                    f"coredns_upstream_nameservers entry '{server}' is not an IP address: write the address of a "
+                    "DNS server outside the cluster, e.g. 192.0.2.53."
+                )
+            elif text == str(settings.get("cluster_dns_ip")).strip():
+                problems.append(
+                    f"coredns_upstream_nameservers entry {text} is cluster_dns_ip, CoreDNS itself: queries would "
+                    "loop; list DNS servers outside the cluster."
+                )
+    return problems
+
+
+def _as_int(value: Any) -> Optional[int]:
+    """An int, or a string of digits (extra vars are strings); None for anything else."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and re.fullmatch(r"\d{1,10}", value.strip()):
+        return int(value)
+    return None
+
+
+def _as_bool(value: Any) -> Optional[bool]:
+    """A bool, or its usual spellings in extra vars; None for anything else."""
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("true", "yes", "on", "1"):
+        return True
+    if text in ("false", "no", "off", "0"):
+        return False
+    return None
+
+
+def _check_int(variable: str, value: Any, low: int, high: int, hint: str) -> List[str]:
+    number = _as_int(value)
+    if number is not None and low <= number <= high:
+        return []
+    return [f"{variable} '{value}' is not a number from {low} to {high}: set it to one ({hint})."]
+
+
+def _check_bool(variable: str, value: Any) -> List[str]:
+    if _as_bool(value) is not None:
+        return []
+    return [f"{variable} '{value}' is not a boolean: set it to true or false."]

@@ -20,10 +20,11 @@ version_added: "0.1.0"
 options:
   catalog:
     description:
-      - The artifacts, by name. Each entry has C(version), C(url) (the upstream URL with C({version}) and C({arch})
-        placeholders), C(sha256) (V(published) or V(pinned)), C(kind) (V(binary) or V(tarball)), C(members) and
-        C(optional_members) (file name patterns of a tarball; each of C(members) must match), and C(groups) (the
-        inventory groups whose hosts need it).
+      - The artifacts, by name. Each entry has C(version), C(url) (the upstream URL with C({version}), C({arch}),
+        C({uname_arch}) and C({base_version}) (the version without a C(-suffix)) placeholders), C(sha256)
+        (V(published) or V(pinned)), C(kind) (V(binary) or V(tarball)), C(members) and C(optional_members) (file
+        name patterns of a tarball; each of C(members) must match), and C(groups) (the inventory groups whose hosts
+        need it).
     type: dict
     required: true
   hosts:

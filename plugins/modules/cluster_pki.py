@@ -61,6 +61,14 @@ options:
     type: list
     elements: str
     default: []
+  flannel_store:
+    description:
+      - With V(etcd), a client certificate of flanneld for etcd (C(etcd/flannel-client), CN C(flannel), signed by the
+        etcd CA); with V(kubernetes), one for the Kubernetes API (C(flannel), CN C(flannel), signed by the cluster CA).
+        Both go to every node. V("") when flannel is not the pod network.
+    type: str
+    choices: ["", etcd, kubernetes]
+    default: ""
   ca_days:
     description: Validity of a newly issued CA certificate, in days.
     type: int
@@ -236,6 +244,7 @@ ARGUMENT_SPEC = {
     "service_cidr": {"type": "str"},
     "cluster_domain": {"type": "str", "default": "cluster.local"},
     "apiserver_extra_sans": {"type": "list", "elements": "str", "default": []},
+    "flannel_store": {"type": "str", "choices": ["", "etcd", "kubernetes"], "default": ""},
     "ca_days": {"type": "int", "default": 3650},
     "cert_days": {"type": "int", "default": 365},
     "renew_before_days": {"type": "int", "default": 30},
@@ -253,6 +262,7 @@ def plan_from_params(params: dict) -> list:
                 "cluster_service_cidr": params["service_cidr"],
                 "cluster_domain": params["cluster_domain"],
                 "apiserver_extra_sans": params["apiserver_extra_sans"],
+                "flannel_store": params.get("flannel_store") or "",
             },
         }
     )

@@ -198,13 +198,25 @@ def smoke_preflight(lib, work):
         "groups": {"etcd": ["a", "b"], "kube_control_plane": ["a"], "kube_node": ["b"], "k8s_cluster": ["a", "b"]},
         "hosts": {"a": dict(host, node_name="A_1", node_ip="10.0.0.1"), "b": dict(host, node_name="b", node_ip="10.0.0.1")},
     }
-    return {"problems": lib.validate(spec), "supported": lib.supported_os_description()}
+    flannel = {"flannel_store": "etcd", "flannel_backend": "vxlan", "flannel_vxlan_vni": "1", "flannel_vxlan_port": 8472,
+               "flannel_vxlan_direct_routing": False, "flannel_ip_masq": True, "flannel_allow_reconfigure": False,
+               "flannel_mtu": 0, "flannel_iface": "", "flannel_etcd_prefix": "/coreos.com/network"}
+    coredns = {"coredns_version": "1.13.2", "cluster_kubernetes_version": "1.20.2", "coredns_image": "Bad image",
+               "coredns_replicas": 2, "coredns_cache_ttl": 30, "coredns_memory_limit": "170Mi",
+               "coredns_cpu_request": "100m", "coredns_memory_request": "70Mi",
+               "coredns_upstream_nameservers": ["10.96.0.10", "x"], "cluster_dns_ip": "10.96.0.10"}
+    return {"problems": lib.validate(spec), "supported": lib.supported_os_description(),
+            "flannel": lib.check_flannel(flannel, {"a": {"store": "etcd", "backend": "vxlan"},
+                                                   "b": {"store": "kubernetes", "backend": "host-gw"}}),
+            "flannel_bad": lib.check_flannel(dict(flannel, flannel_mtu=100, flannel_etcd_prefix="x/")),
+            "coredns": lib.check_coredns(coredns)}
 
 
 def smoke_pki(lib, work):
     inventory = {"groups": {"etcd": ["n1"], "kube_control_plane": ["n1"], "kube_node": ["n1", "n2"]},
                  "hosts": {"n1": {"node_ip": "10.0.0.1"}, "n2": {"node_ip": "10.0.0.2", "node_name": "worker"}},
-                 "settings": {"cluster_service_cidr": "10.96.0.0/12", "cluster_domain": "cluster.local"}}
+                 "settings": {"cluster_service_cidr": "10.96.0.0/12", "cluster_domain": "cluster.local",
+                              "flannel_store": "etcd"}}
     plan = lib.certificate_plan(inventory)
     options = lib.Options(key_type="ecdsa")
     root = os.path.join(work, "pki")

@@ -31,4 +31,6 @@ def test_argument_specs_mirror_the_defaults(role: str) -> None:
             continue
         assert isinstance(value, PYTHON_TYPES[spec["type"]]), name
         if "choices" in spec:
-            assert value in spec["choices"], name
+            # A list's choices are those of its elements.
+            chosen = value if spec["type"] == "list" else [value]
+            assert all(item in spec["choices"] for item in chosen), name

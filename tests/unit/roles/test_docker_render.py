@@ -55,7 +55,7 @@ def with_filters(env):
 
 
 def platform_vars_file(distribution, major, os_family) -> Path:
-    tasks = load_yaml(ROLE / "tasks" / "main.yml")
+    tasks = load_yaml(ROLE / "tasks" / "preflight.yml")
     (task,) = [t for t in tasks if "ansible.builtin.include_vars" in t]
     facts = {"distribution": distribution, "distribution_major_version": major, "os_family": os_family}
     env = jinja2.Environment(undefined=jinja2.StrictUndefined)

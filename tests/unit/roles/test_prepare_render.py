@@ -59,8 +59,8 @@ def per_os_files() -> list[Path]:
 
 
 def vars_candidates(distribution: str, major: str, os_family: str) -> list[str]:
-    """The first_found candidates of tasks/main.yml, rendered for the given facts."""
-    tasks = load_yaml(ROLE / "tasks" / "main.yml")
+    """The first_found candidates of tasks/preflight.yml, rendered for the given facts."""
+    tasks = load_yaml(ROLE / "tasks" / "preflight.yml")
     (task,) = [t for t in tasks if "ansible.builtin.include_vars" in t]
     files = task["vars"]["__prepare_vars_candidates"]["files"]
     facts = {"distribution": distribution, "distribution_major_version": major, "os_family": os_family}

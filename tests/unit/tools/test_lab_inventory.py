@@ -64,3 +64,36 @@ def test_a_lab_namespace_moves_names_and_subnets(monkeypatch):
     monkeypatch.setattr(lab, "LAB_NS", 0)
     assert lab.Lab("corral").name == "corral"
     assert lab.namespaced_subnet("192.168.65.0/24") == "192.168.65.0/24"
+
+
+def test_a_set_with_the_network_artifacts_deploys_them_and_the_coredns_image(tmp_path, monkeypatch):
+    mirror = tmp_path / "mirror"
+    mirror.mkdir()
+
+    def entry(version, path, **extra):
+        return {"version": version, "path": path, "sha256": "ab" * 32, **extra}
+
+    manifest = {
+        "kube-apiserver": entry("1.36.4", "dl.k8s.io/kube-apiserver"),
+        "flanneld": entry("0.28.10", "github.com/flannel-io/flannel/releases/download/v0.28.10/flanneld-amd64"),
+        "flannel_cni_plugin": entry("0.9.1", "github.com/flannel-io/cni-plugin/x.tgz"),
+        "pause_image": entry("3.10.2", "images/pause.tar", image="corral.test/pause:3.10.2"),
+        "busybox_image": entry("1.35.0", "images/busybox.tar", image="corral.test/busybox:1.35.0"),
+        "coredns_image": entry("1.13.2", "images/coredns-1.13.2.tar", image="corral.test/coredns/coredns:v1.13.2"),
+    }
+    (mirror / "artifacts.json").write_text(json.dumps({"sets": {"1.36": manifest}}))
+    monkeypatch.setattr(lab, "MIRROR", mirror)
+    settings = lab.artifact_settings("1.36")
+    assert settings["artifacts_flanneld_version"] == "0.28.10"
+    assert settings["artifacts_flannel_cni_plugin_version"] == "0.9.1"
+    assert settings["artifacts_checksums"]["flanneld"] == {"0.28.10": "sha256:" + "ab" * 32}
+    assert {"src": str(mirror / "images/coredns-1.13.2.tar"), "image": "corral.test/coredns/coredns:v1.13.2"} \
+        in settings["node_image_archives"]
+    # The coredns role's default image under the lab's registry is the archive's.
+    assert settings["cluster_image_registry"] == "corral.test"
+
+
+def test_kubelet_of_every_lab_node_resolves_through_the_nodes_relay_to_dockers_dns(a_lab, tmp_path):
+    inventory = written(a_lab, tmp_path, None)
+    assert inventory["vars"]["node_kubelet_extra_config"]["resolvConf"] == lab.LAB_DNS_RESOLV_CONF
+    assert "127.0.0.11" in lab.LAB_DNS_RELAY_SCRIPT

@@ -86,7 +86,9 @@ def test_run_passes_and_sets_the_fact() -> None:
     result = action(ARGS).run(task_vars={"groups": GROUPS, "hostvars": HOSTVARS})
     assert not result.get("failed")
     assert result["changed"] is False
-    assert result["ansible_facts"] == {"cluster_preflight_passed": True}
+    # The pod subnets are assigned once, here, in inventory order, for the roles.
+    assert result["ansible_facts"] == {"cluster_preflight_passed": True,
+                                       "cluster_pod_cidrs": {"k8s-1": "10.244.0.0/24", "k8s-2": "10.244.1.0/24"}}
     assert "Preflight passed for 2 host(s)" in result["msg"]
 
 

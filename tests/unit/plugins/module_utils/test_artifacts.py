@@ -79,8 +79,10 @@ def test_every_catalog_entry_has_a_sum_for_its_default_version(name: str, arch: 
 
 
 def test_the_kubernetes_control_plane_binaries_use_published_sums() -> None:
+    # And the flannel CNI plugin, whose release publishes <tarball>.sha256.
     published = {name for name, entry in CATALOG.items() if entry["sha256"] == lib.PUBLISHED}
-    assert published == {"kube-apiserver", "kube-controller-manager", "kube-scheduler", "kube-proxy"}
+    assert published == {"kube-apiserver", "kube-controller-manager", "kube-scheduler", "kube-proxy",
+                         "flannel_cni_plugin"}
 
 
 def test_every_enabled_default_is_in_the_catalog() -> None:
@@ -106,6 +108,10 @@ def test_url_templates_render(arch: str) -> None:
     assert urls["kube-apiserver"] == f"https://dl.k8s.io/release/v{KUBERNETES_VERSION}/bin/linux/{arch}/kube-apiserver"
     assert urls["etcd"].endswith(f"/v3.6.14/etcd-v3.6.14-linux-{arch}.tar.gz")
     assert urls["cni_plugins"].endswith(f"/v1.9.1/cni-plugins-linux-{arch}-v1.9.1.tgz")
+    # The flannel CNI plugin's tag has a -flannelN suffix, its tarball's name not.
+    assert urls["flannel_cni_plugin"] == ("https://github.com/flannel-io/cni-plugin/releases/download/v1.9.1-flannel3/"
+                                          f"cni-plugin-flannel-linux-{arch}-v1.9.1.tgz")
+    assert urls["flanneld"] == f"https://github.com/flannel-io/flannel/releases/download/v0.27.4/flanneld-{arch}"
     assert all("{" not in url and url.startswith("https://") for url in urls.values())
 
 

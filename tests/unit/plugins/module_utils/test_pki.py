@@ -493,3 +493,30 @@ def test_a_damaged_encryption_key_is_refused_never_replaced(pki_dir: Path) -> No
     with pytest.raises(ValueError, match="never regenerated: restore it from a backup"):
         pki.reconcile(pki_dir, PLAN, ECDSA)
     assert path.read_text() == "not a key"
+
+
+@pytest.mark.parametrize(("store", "name", "issuer"), [("etcd", "etcd/flannel-client", pki.ETCD_CA),
+                                                       ("kubernetes", "flannel", pki.CLUSTER_CA)])
+def test_flannel_gets_a_client_certificate_of_its_store_on_every_node(store: str, name: str, issuer: str) -> None:
+    data = inventory()
+    data["settings"]["flannel_store"] = store
+    plan = {spec.name: spec for spec in pki.certificate_plan(data)}
+    spec = plan[name]
+    assert (spec.profile, spec.common_name, spec.organizations, spec.issuer) == ("client", "flannel", (), issuer)
+    assert spec.hosts == ("cp-1", "cp-2", "cp-3", "worker")
+    # Nothing else is added, and the other store's certificate is not issued.
+    assert set(plan) - set(BY_NAME) == {name}
+    # flanneld verifies the etcd members with the etcd CA.
+    assert ("worker" in plan[pki.ETCD_CA].hosts) == (store == "etcd")
+
+
+def test_without_flannel_there_is_no_flannel_certificate() -> None:
+    assert not [spec.name for spec in PLAN if "flannel" in spec.name]
+    assert "worker" not in BY_NAME[pki.ETCD_CA].hosts
+
+
+def test_an_unknown_flannel_store_is_refused() -> None:
+    data = inventory()
+    data["settings"]["flannel_store"] = "consul"
+    with pytest.raises(ValueError, match="flannel_store 'consul'"):
+        pki.certificate_plan(data)

@@ -13,6 +13,7 @@ from ansible_collections.corral.cluster.plugins.module_utils.preflight import (
     HostSpec,
     Spec,
     supported_os_description,
+    pod_cidr_plan,
     validate,
 )
 from cluster_settings import default_settings
@@ -181,11 +182,11 @@ GOOD = [
             setting("cluster_dns_ip", "172.20.0.254"),
             setting("cluster_kubernetes_version", "1.20.0"),
             setting("cluster_container_runtime", "docker"),
-            setting("cluster_network_plugin", "calico"),
+            setting("cluster_network_plugin", "flannel"),
             setting("cluster_registry_mirrors", ["https://mirror.example.com", "http://10.0.0.5:5000"]),
             setting("cluster_image_registry", "mirror.example.com:5000/k8s"),
         ),
-        id="small-ranges-docker-calico-mirrors",
+        id="small-ranges-docker-flannel-mirrors",
     ),
 ]
 
@@ -335,7 +336,7 @@ BAD = [
     ),
     pytest.param(
         build(sample, setting("cluster_network_plugin", "weave")),
-        ["cluster_network_plugin 'weave' is not supported", "one of bridge, flannel, calico"],
+        ["cluster_network_plugin 'weave' is not supported", "one of bridge, flannel"],
         id="network-plugin",
     ),
     pytest.param(
@@ -498,7 +499,41 @@ BAD = [
         ["cluster_tls_cipher_suites must be a non-empty list"],
         id="tls-cipher-suites-empty",
     ),
+    # Pod subnet pins (host variable node_pod_cidr)
+    pytest.param(
+        build(sample, host_field("k8s-2", "node_pod_cidr", "10.245.0.0/24")),
+        ["k8s-2: node_pod_cidr 10.245.0.0/24 must be a /24 subnet of cluster_pod_cidr 10.244.0.0/16"],
+        id="pod-cidr-pin-outside",
+    ),
+    pytest.param(
+        build(sample, host_field("k8s-2", "node_pod_cidr", "10.244.3.0/25")),
+        ["k8s-2: node_pod_cidr 10.244.3.0/25 must be a /24 subnet"],
+        id="pod-cidr-pin-wrong-prefix",
+    ),
+    pytest.param(
+        build(sample, host_field("k8s-1", "node_pod_cidr", "10.244.3.0/24"),
+              host_field("k8s-2", "node_pod_cidr", "10.244.3.0/24")),
+        ["k8s-2: node_pod_cidr 10.244.3.0/24 is also pinned by k8s-1"],
+        id="pod-cidr-pinned-twice",
+    ),
+    pytest.param(
+        build(sample, host_field("k8s-2", "node_pod_cidr", "the third one")),
+        ["k8s-2: node_pod_cidr 'the third one' is not an IPv4 CIDR", "remove node_pod_cidr"],
+        id="pod-cidr-pin-garbage",
+    ),
 ]
+
+
+def test_the_pod_subnets_are_planned_once_pins_first() -> None:
+    spec = build(sample, host_field("k8s-2", "node_pod_cidr", "10.244.0.0/24"))
+    assert validate(spec) == []
+    assert pod_cidr_plan("10.244.0.0/16", 24, spec["groups"], spec["hosts"]) == {
+        "k8s-1": "10.244.1.0/24", "k8s-2": "10.244.0.0/24"}
+
+
+def test_calico_is_refused_until_it_is_implemented() -> None:
+    problems = validate(build(sample, setting("cluster_network_plugin", "calico")))
+    assert problems == ["cluster_network_plugin 'calico' is not supported: set it to one of bridge, flannel."], problems
 
 
 @pytest.mark.parametrize(("spec", "expected"), BAD)
