@@ -105,9 +105,12 @@ def test_the_reverse_zone_names_the_kubernetes_service(everywhere):
 def test_names_outside_the_cluster_are_forwarded(everywhere):
     # Docker's DNS on the lab nodes knows the lab's containers: node 1's name answers its address.
     # Absolute (trailing dot): busybox's nslookup tries a short name only with the search domains.
+    # Up to three tries: on this 2-core machine under load, one forwarded lookup (CoreDNS, the
+    # node's relay, Docker's resolver) has timed out now and then (kubernetes_ha, node2: []).
     first = NODES[0]
     for name, (pod, _ip) in everywhere.items():
-        assert lookup(pod, f"{LAB}-{first}.") == [ADDRESS[first]], name
+        answers = [lookup(pod, f"{LAB}-{first}.") for _try in range(3)]
+        assert [ADDRESS[first]] in answers, (name, answers)
 
 
 def test_lookups_keep_answering_with_one_coredns_pod_deleted(everywhere):
