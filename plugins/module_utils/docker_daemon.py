@@ -16,14 +16,15 @@ Used by the filter plugin corral.cluster.docker (plugins/filter/docker.py).
 import re
 from typing import List, Optional, Tuple
 
+from ansible_collections.corral.cluster.plugins.module_utils.kubernetes import CGROUP_DRIVERS
+from ansible_collections.corral.cluster.plugins.module_utils.version import version_tuple
+
 INSTALL_METHODS = ("ce", "legacy", "distro", "static")
-CGROUP_DRIVERS = ("systemd", "cgroupfs")
 
 # --- versions ------------------------------------------------------------------------------
 
-# "Docker version 20.10.24+dfsg1, build 297e128", "Docker version 1.12.6, build 78d1802",
-# "Docker version 17.03.2-ce, ...", "1.13.1", "24.0.7", "5:24.0.7-1~debian.12~bookworm".
-_VERSION_RE = re.compile(r"(?:^|[\s:v])(\d+)\.(\d+)(?:\.(\d+))?")
+# Read from "Docker version 20.10.24+dfsg1, build 297e128", "Docker version 1.12.6, build
+# 78d1802", "Docker version 17.03.2-ce, ...", "1.13.1", "24.0.7", "5:24.0.7-1~debian.12~bookworm".
 
 # Assumed for "latest" (an unpinned ce install): a current Docker.
 LATEST = (99, 0, 0)
@@ -36,10 +37,10 @@ def parse_version(text) -> tuple:
     text = str(text or "").strip()
     if text in ("", "latest"):
         return LATEST
-    match = _VERSION_RE.search(" " + text)
-    if not match:
+    parsed = version_tuple(text, anywhere=True)
+    if parsed is None:
         raise ValueError(f"not a Docker version: {text!r}")
-    return tuple(int(part or 0) for part in match.groups())
+    return parsed
 
 
 def version_string(version) -> str:

@@ -12,6 +12,12 @@ lists of ``--flag=value`` strings (systemd units) or dicts (YAML configuration f
 
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
+from ansible_collections.corral.cluster.plugins.module_utils.version import version_tuple
+
+# The cgroup drivers kubelet, containerd and Docker can share (cluster_cgroup_driver, and the
+# docker role's docker_cgroup_driver).
+CGROUP_DRIVERS = ("systemd", "cgroupfs")
+
 # Kubernetes files on the hosts (every role and the flags below use these).
 CONFIG_DIR = "/etc/kubernetes"
 PKI_DIR = f"{CONFIG_DIR}/pki"
@@ -19,11 +25,10 @@ PKI_DIR = f"{CONFIG_DIR}/pki"
 
 def parse_version(version: str) -> Tuple[int, int]:
     """(major, minor) of "1.35.8" or "v1.20.2"."""
-    parts = str(version).lstrip("v").split(".")
-    try:
-        return int(parts[0]), int(parts[1])
-    except (IndexError, ValueError):
-        raise ValueError(f"'{version}' is not a Kubernetes version (MAJOR.MINOR.PATCH)") from None
+    parsed = version_tuple(version)
+    if parsed is None:
+        raise ValueError(f"'{version}' is not a Kubernetes version (MAJOR.MINOR.PATCH)")
+    return parsed[0], parsed[1]
 
 
 def since(version: str, minor: int) -> bool:

@@ -14,7 +14,7 @@ import re
 import traceback
 from typing import Any, Callable, Dict, Iterable, List, Mapping, NamedTuple, Optional, Sequence, Tuple
 
-from ansible_collections.corral.cluster.plugins.module_utils.kubernetes import TLS_CIPHER_SUITES
+from ansible_collections.corral.cluster.plugins.module_utils.kubernetes import CGROUP_DRIVERS, TLS_CIPHER_SUITES
 from ansible_collections.corral.cluster.plugins.module_utils.pod_network import PodNetworkError, assign_pod_cidrs
 
 try:
@@ -32,7 +32,6 @@ KUBERNETES_MINORS = range(20, 37)  # 1.20 through 1.36
 CONTAINER_RUNTIMES = ("containerd", "docker")
 # The plugins corral.cluster sets up (roles/network: bridge itself, the others by their role).
 NETWORK_PLUGINS = ("bridge", "flannel")
-CGROUP_DRIVERS = ("systemd", "cgroupfs")
 
 
 class OsSupport(NamedTuple):

@@ -29,6 +29,8 @@ import time
 from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 from urllib.parse import urlencode, urlsplit
 
+from ansible_collections.corral.cluster.plugins.module_utils.version import version_tuple
+
 # --- What Rancher supports ------------------------------------------------------------------
 
 # Rancher line (major, minor) -> the Kubernetes minors (1.x) it supports for imported
@@ -55,7 +57,6 @@ RANCHER_KUBERNETES_SUPPORT: Dict[Tuple[int, int], Tuple[int, int]] = {
 BOOTSTRAP_PASSWORD_SINCE = (2, 6)
 LEGACY_DEFAULT_PASSWORD = "admin"
 
-_VERSION_RE = re.compile(r"^v?(\d+)\.(\d+)(?:\.(\d+))?")
 
 Transport = Callable[..., tuple]  # (method, url, body, headers, timeout) -> (status, body bytes)
 
@@ -93,10 +94,7 @@ class TransportError(RancherError):
 
 def parse_version(value: Any) -> Optional[Tuple[int, int, int]]:
     """(major, minor, patch) of "v2.5.16", "2.5", "v1.6.30-rc1"; None when there is none."""
-    match = _VERSION_RE.match(str(value).strip())
-    if not match:
-        return None
-    return int(match.group(1)), int(match.group(2)), int(match.group(3) or 0)
+    return version_tuple(value)
 
 
 def rancher_line(version: Any) -> Tuple[int, int]:
