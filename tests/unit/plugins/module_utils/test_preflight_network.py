@@ -27,7 +27,7 @@ def coredns(**changes: Any) -> dict[str, Any]:
     """The CoreDNS settings with the role's defaults resolved for Kubernetes 1.36."""
     return {
         "coredns_version": COREDNS_VERSIONS["1.36"],
-        "coredns_image": f"registry.k8s.io/coredns/coredns:v{COREDNS_VERSIONS['1.36']}",
+        "coredns_image": f"mirror.example.internal:5000/k8s/coredns/coredns:v{COREDNS_VERSIONS['1.36']}",
         "coredns_replicas": 2,
         "coredns_upstream_nameservers": [],
         "coredns_cache_ttl": 30,
@@ -127,7 +127,7 @@ def test_good_coredns_settings_pass(changes: dict[str, Any]) -> None:
     ({"coredns_version": "v1.13.2"}, ["coredns_version 'v1.13.2'", "no leading 'v'"]),
     ({"coredns_version": "1.11.1", "cluster_kubernetes_version": "1.20.2"},
      ["coredns_version 1.11.1", "Kubernetes 1.21", "1.10 or older"]),
-    ({"coredns_image": "https://registry.k8s.io/coredns/coredns:v1.13.2"}, ["coredns_image", "without a scheme"]),
+    ({"coredns_image": "https://mirror.example.internal:5000/k8s/coredns/coredns:v1.13.2"}, ["coredns_image", "without a scheme"]),
     ({"coredns_image": "coredns"}, ["coredns_image 'coredns'"]),
     ({"coredns_replicas": 0}, ["coredns_replicas '0'", "1 to 100"]),
     ({"coredns_cache_ttl": -1}, ["coredns_cache_ttl"]),
@@ -150,4 +150,4 @@ def test_the_coredns_table_covers_every_supported_kubernetes_minor_with_a_compat
     assert set(COREDNS_VERSIONS) == {f"1.{minor}" for minor in KUBERNETES_MINORS}
     for minor, version in COREDNS_VERSIONS.items():
         assert check_coredns(coredns(coredns_version=version, cluster_kubernetes_version=f"{minor}.0",
-                                     coredns_image=f"registry.k8s.io/coredns/coredns:v{version}")) == [], minor
+                                     coredns_image=f"mirror.example.internal:5000/k8s/coredns/coredns:v{version}")) == [], minor
