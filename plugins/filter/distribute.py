@@ -1,0 +1,48 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The file lists that corral.cluster.distribute_files puts on hosts: certificates and kubeconfigs."""
+
+from __future__ import annotations
+
+import posixpath
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from ansible.plugins.filter.core import to_nice_yaml
+
+from ansible_collections.corral.cluster.plugins.filter.kubernetes import kubeconfig
+
+
+def pki_files(items: Iterable[Mapping[str, Any]], pki_dir: str, dest_dir: str = "") -> list[dict[str, Any]]:
+    """Files of the controller's PKI for one host: each item {src, mode[, dest, owner, group]}, src relative
+    to pki_dir, dest by default dest_dir/src."""
+    files = []
+    for item in items:
+        entry = {"src": posixpath.join(str(Path(pki_dir).expanduser()), item["src"]),
+                 "dest": item.get("dest") or posixpath.join(dest_dir, item["src"]), "mode": item["mode"]}
+        entry.update({name: item[name] for name in ("owner", "group") if item.get(name)})
+        files.append(entry)
+    return files
+
+
+def kubeconfig_files(items: Iterable[Mapping[str, Any]], cluster_name: str, server: str, pki_dir: str,
+                     dest_dir: str = "") -> list[dict[str, Any]]:
+    """Kubeconfigs for one host, 0600: each item {file or dest, cert, user[, server]}. A kubeconfig whose
+    certificate or key the PKI has not issued yet (check mode on a new cluster) is `pending` on that key."""
+    files = []
+    for item in items:
+        dest = item.get("dest") or posixpath.join(dest_dir, item["file"])
+        needed = [Path(pki_dir).expanduser() / name for name in ("ca.crt", f"{item['cert']}.crt", f"{item['cert']}.key")]
+        absent = [str(path) for path in needed if not path.is_file()]
+        if absent:
+            files.append({"dest": dest, "pending": absent[0], "mode": "0600"})
+            continue
+        config = kubeconfig(item["user"], cluster_name, item.get("server") or server, pki_dir, item["cert"])
+        files.append({"dest": dest, "content": to_nice_yaml(config, indent=2), "mode": "0600"})
+    return files
+
+
+class FilterModule:
+    def filters(self) -> dict[str, Any]:
+        return {"pki_files": pki_files, "kubeconfig_files": kubeconfig_files}

@@ -1,0 +1,74 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# Documentation only: the work is done by the action plugin of the same name.
+
+DOCUMENTATION = r"""
+---
+module: distribute_files
+short_description: Put directories and files from the controller on a host, comparing them all in one call
+description:
+  - Compares every directory and file with what the controller wants (sha256, mode, owner, group) in one
+    call of M(corral.cluster.file_digests) on the host, then makes, with M(ansible.builtin.file), the
+    directories that are missing or differ, and copies, with M(ansible.builtin.copy), only the files that
+    are missing or differ. A no-op run costs one module call per host, not one per file.
+  - Changed when any file was copied; notifies its handlers once.
+  - In check mode a file whose source the controller does not have yet (a certificate the PKI would
+    issue), or whose directory an earlier task would create, is reported as changed and not copied.
+  - With C(--diff), the differences of files that group and others cannot read (keys, kubeconfigs) are
+    never shown.
+version_added: "0.2.0"
+options:
+  files:
+    description:
+      - The files, each C({dest, src, mode, owner, group}) or C({dest, content, mode, owner, group}).
+      - C(dest), the absolute path on the host; C(src), an absolute path on the controller; C(content), the text
+        of the file; C(mode), an octal string such as V("0600"); C(owner) and C(group) default to V(root).
+    type: list
+    elements: dict
+    default: []
+  directories:
+    description:
+      - Directories made before the files, each C({path, mode, owner, group}); C(owner) and C(group) default to
+        V(root).
+    type: list
+    elements: dict
+    default: []
+extends_documentation_fragment:
+  - action_common_attributes
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: partial
+    details: Not for files that group and others cannot read (keys, kubeconfigs).
+  platform:
+    platforms: posix
+author:
+  - corral.cluster maintainers (@corral)
+"""
+
+EXAMPLES = r"""
+- name: Copy the node's certificates and keys
+  corral.cluster.distribute_files:
+    directories:
+      - {path: /etc/kubernetes/pki, mode: "0700"}
+    files:
+      - {dest: /etc/kubernetes/pki/ca.crt, src: /srv/pki/ca.crt, mode: "0644"}
+      - {dest: /etc/kubernetes/pki/kubelet.key, src: /srv/pki/kubelet.key, mode: "0600"}
+  notify: Restart kubelet
+"""
+
+RETURN = r"""
+files:
+  description: The destinations copied (in check mode, that would be copied), in input order.
+  returned: always
+  type: list
+  elements: str
+  sample: [/etc/kubernetes/pki/kubelet.crt]
+directories:
+  description: The directories made or mended (in check mode, that would be), in input order.
+  returned: always
+  type: list
+  elements: str
+  sample: [/etc/kubernetes/pki]
+"""

@@ -1,0 +1,54 @@
+"""The plan of distribute_files: entries checked by name, sums from the controller's files."""
+
+import hashlib
+
+import pytest
+
+from ansible_collections.corral.cluster.plugins.module_utils.distribute import (
+    missing_sources,
+    plan_entries,
+    wanted_digests,
+)
+
+
+def sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def test_entries_default_to_root_and_keep_their_source():
+    entries = plan_entries([{"dest": "/etc/a.crt", "src": "/pki/a.crt", "mode": "0644"},
+                            {"dest": "/etc/b.conf", "content": "b", "mode": "0600", "owner": "etcd", "group": "etcd"}])
+    assert entries == [{"dest": "/etc/a.crt", "src": "/pki/a.crt", "mode": "0644", "owner": "root", "group": "root"},
+                       {"dest": "/etc/b.conf", "content": "b", "mode": "0600", "owner": "etcd", "group": "etcd"}]
+
+
+@pytest.mark.parametrize("files, message", [
+    ("a", "files must be a list"),
+    ([{"dest": "etc/a", "src": "/a", "mode": "0644"}], r"files\[0\]: dest must be an absolute file path, got 'etc/a'"),
+    ([{"dest": "/etc/a", "mode": "0644"}], r"files\[0\] \(/etc/a\): give exactly one of src"),
+    ([{"dest": "/etc/a", "src": "/a", "content": "x", "mode": "0644"}], "give exactly one of src"),
+    ([{"dest": "/etc/a", "src": "a", "mode": "0644"}], "src must be an absolute path on the controller"),
+    ([{"dest": "/etc/a", "src": "/a", "mode": 644}], r"mode must be an octal string such as \"0600\", got 644"),
+    ([{"dest": "/etc/a", "src": "/a", "mode": "0644"}, {"dest": "/etc/a", "content": "", "mode": "0644"}],
+     r"files\[1\]: /etc/a is listed twice"),
+])
+def test_bad_entries_are_refused_naming_the_entry_and_the_fix(files, message):
+    with pytest.raises(ValueError, match=message):
+        plan_entries(files)
+
+
+def test_sums_come_from_the_content_or_the_controller_file_and_missing_sources_are_listed():
+    controller = {"/pki/a.crt": b"A"}
+    entries = plan_entries([
+        {"dest": "/etc/a.crt", "src": "/pki/a.crt", "mode": "0644"},
+        {"dest": "/etc/b.crt", "src": "/pki/b.crt", "mode": "0644"},
+        {"dest": "/etc/c.conf", "content": "C\n", "mode": "0600"},
+        {"dest": "/etc/d.conf", "pending": "/pki/d.key", "mode": "0600"},
+    ])
+    wanted, missing = wanted_digests(entries, controller.get)
+    assert wanted == [
+        {"path": "/etc/a.crt", "sha256": sha(b"A"), "mode": "0644", "owner": "root", "group": "root"},
+        {"path": "/etc/c.conf", "sha256": sha(b"C\n"), "mode": "0600", "owner": "root", "group": "root"},
+    ]
+    assert missing == ["/etc/b.crt", "/etc/d.conf"]
+    assert missing_sources(entries, missing) == ["/pki/b.crt", "/pki/d.key"]
