@@ -70,12 +70,11 @@ def test_a_failed_install_fails_the_task(tmp_path: Path) -> None:
 
 def test_the_tasks_run_before_any_fact_is_gathered_and_only_the_probe_in_check_mode() -> None:
     main = yaml.safe_load((ROLE / "tasks" / "main.yml").read_text(encoding="utf-8"))
-    # Before the block nothing runs on the hosts (set_fact runs on the controller); in it, the bootstrap first.
-    first_block = next(index for index, task in enumerate(main) if "block" in task)
-    assert all("ansible.builtin.set_fact" in task for task in main[:first_block])
-    block = main[first_block]["block"]
-    assert block[0]["ansible.builtin.import_tasks"] == "python.yml"
-    assert "ansible.builtin.setup" in block[1]
+    # The role's one task includes the checks (once per run); their first task is the bootstrap.
+    assert [task["ansible.builtin.include_tasks"] for task in main] == ["checks.yml"]
+    checks = yaml.safe_load((ROLE / "tasks" / "checks.yml").read_text(encoding="utf-8"))
+    assert checks[0]["ansible.builtin.import_tasks"] == "python.yml"
+    assert "ansible.builtin.setup" in checks[1]
     probe, stop, install = TASKS
     assert "ansible.builtin.raw" in probe and probe["check_mode"] is False and probe["changed_when"] is False
     assert "ansible.builtin.fail" in stop and "ansible_check_mode" in stop["when"]
