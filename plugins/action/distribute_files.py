@@ -19,13 +19,15 @@ from ansible_collections.corral.cluster.plugins.module_utils.distribute import (
 
 ARGUMENT_SPEC = {"files": {"type": "list", "elements": "dict", "default": []},
                  "directories": {"type": "list", "elements": "dict", "default": []}}
-COPY_ARGS = ("dest", "mode", "owner", "group", "src", "content")
+COPY_ARGS = ("dest", "mode", "owner", "group", "src", "content")  # not "secret": ours
 
 
 class ActionModule(ActionBase):
     """Compare every file with the controller's version in one module call; copy those that differ."""
 
-    TRANSFERS_FILES = True
+    # The copy action makes its own temporary directory when a file differs: none is made (and
+    # removed again) on a run where nothing does.
+    TRANSFERS_FILES = False
 
     def run(self, tmp: Any = None, task_vars: Optional[dict[str, Any]] = None) -> dict[str, Any]:
         result = super().run(tmp, task_vars)
@@ -48,7 +50,7 @@ class ActionModule(ActionBase):
                                             task_vars=task_vars)
             if compared.get("failed"):
                 return {**result, **compared}
-            made = []
+            made, diffs = [], []
             for directory in directories:
                 if directory["path"] not in compared["directories_differ"]:
                     continue
@@ -59,10 +61,12 @@ class ActionModule(ActionBase):
                             "msg": f"distribute_files: creating {directory['path']} failed: {done.get('msg', '')}"}
                 if done.get("changed"):
                     made.append(directory["path"])
+                    if done.get("diff"):
+                        diffs.append(done["diff"])
             differ = set(compared["differ"]) | set(missing)
             # In check mode a directory is not made: nothing to compare or copy into there.
             unreachable = set(missing) | (set(compared["missing_parents"]) if self._task.check_mode else set())
-            changed, diffs = [], []
+            changed = []
             for entry in entries:
                 if entry["dest"] not in differ:
                     continue
@@ -75,8 +79,8 @@ class ActionModule(ActionBase):
                             "msg": f"distribute_files: copying {entry['dest']} failed: {copied.get('msg', '')}"}
                 if copied.get("changed"):
                     changed.append(entry["dest"])
-                    # Keys and kubeconfigs (no access for group and others) never show, even with --diff.
-                    if copied.get("diff") and int(entry["mode"], 8) & 0o077:
+                    # Keys and kubeconfigs (secret: by default, no access for group and others) never show.
+                    if copied.get("diff") and not entry["secret"]:
                         # copy returns a list of diffs (one per file it copied).
                         found = copied["diff"]
                         diffs.extend(found if isinstance(found, list) else [found])

@@ -37,8 +37,11 @@ def plan_entries(files: Any) -> List[Entry]:
         if not _is_octal_mode(item.get("mode")):
             raise ValueError(f"files[{index}] ({dest}): mode must be an octal string such as \"0600\", "
                              f"got {item.get('mode')!r}")
+        secret = item.get("secret", not int(item["mode"], 8) & 0o077)
+        if not isinstance(secret, bool):
+            raise ValueError(f"files[{index}] ({dest}): secret must be true or false, got {secret!r}")
         entry = {"dest": dest, "mode": item["mode"], "owner": str(item.get("owner", "root")),
-                 "group": str(item.get("group", "root"))}
+                 "group": str(item.get("group", "root")), "secret": secret}
         if "src" in item:
             entry["src"] = item["src"]
         elif "pending" in item:  # made from a controller file that does not exist yet (check mode)

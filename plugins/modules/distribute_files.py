@@ -14,8 +14,9 @@ description:
   - Changed when any file was copied; notifies its handlers once.
   - In check mode a file whose source the controller does not have yet (a certificate the PKI would
     issue), or whose directory an earlier task would create, is reported as changed and not copied.
-  - With C(--diff), the differences of files that group and others cannot read (keys, kubeconfigs) are
-    never shown.
+  - With C(--diff), the differences of secret files are never shown; a file is secret when its C(secret) says
+    so, by default when group and others cannot read it (keys, kubeconfigs).
+  - A directory made or mended counts as a change, and so notifies the task's handlers, as a copied file does.
 version_added: "0.2.0"
 options:
   files:
@@ -23,6 +24,8 @@ options:
       - The files, each C({dest, src, mode, owner, group}) or C({dest, content, mode, owner, group}).
       - C(dest), the absolute path on the host; C(src), an absolute path on the controller; C(content), the text
         of the file; C(mode), an octal string such as V("0600"); C(owner) and C(group) default to V(root).
+      - C(secret) (V(true) or V(false)), whether C(--diff) must not show the file; by default V(true) when
+        C(mode) gives group and others no access.
     type: list
     elements: dict
     default: []
@@ -40,7 +43,7 @@ attributes:
     support: full
   diff_mode:
     support: partial
-    details: Not for files that group and others cannot read (keys, kubeconfigs).
+    details: Not for secret files (by default those that group and others cannot read, such as keys).
   platform:
     platforms: posix
 author:

@@ -111,3 +111,13 @@ def test_directories_are_compared_with_the_files_and_only_those_that_differ_are_
     assert calls[1:] == [("ansible.legacy.file", {"path": "/var/lib/k", "mode": "0755", "owner": "etcd",
                                                   "group": "root", "state": "directory"})]
     assert result["changed"] is True and result["directories"] == ["/var/lib/k"] and copies == []
+
+
+def test_a_file_that_says_it_is_no_secret_shows_in_a_diff_despite_its_mode(pki):
+    diff = {"before": "cgroupDriver: cgroupfs", "after": "cgroupDriver: systemd"}
+    files = [{"dest": "/var/lib/kubelet/config.yaml", "content": "cgroupDriver: systemd", "mode": "0600",
+              "secret": False}]
+    plugin, copies = action(files, differ=["/var/lib/kubelet/config.yaml"],
+                            copy_results={"/var/lib/kubelet/config.yaml": {"changed": True, "diff": [diff]}})
+    assert plugin.run(task_vars={})["diff"] == [diff]
+    assert "secret" not in copies[0]

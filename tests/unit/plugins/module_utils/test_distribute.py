@@ -18,8 +18,15 @@ def sha(data: bytes) -> str:
 def test_entries_default_to_root_and_keep_their_source():
     entries = plan_entries([{"dest": "/etc/a.crt", "src": "/pki/a.crt", "mode": "0644"},
                             {"dest": "/etc/b.conf", "content": "b", "mode": "0600", "owner": "etcd", "group": "etcd"}])
-    assert entries == [{"dest": "/etc/a.crt", "src": "/pki/a.crt", "mode": "0644", "owner": "root", "group": "root"},
-                       {"dest": "/etc/b.conf", "content": "b", "mode": "0600", "owner": "etcd", "group": "etcd"}]
+    assert entries == [{"dest": "/etc/a.crt", "src": "/pki/a.crt", "mode": "0644", "owner": "root", "group": "root",
+                        "secret": False},
+                       {"dest": "/etc/b.conf", "content": "b", "mode": "0600", "owner": "etcd", "group": "etcd",
+                        "secret": True}]
+
+
+def test_a_file_may_say_it_is_no_secret_whatever_its_mode():
+    entries = plan_entries([{"dest": "/var/lib/kubelet/config.yaml", "content": "x", "mode": "0600", "secret": False}])
+    assert entries[0]["secret"] is False
 
 
 @pytest.mark.parametrize("files, message", [
@@ -29,6 +36,7 @@ def test_entries_default_to_root_and_keep_their_source():
     ([{"dest": "/etc/a", "src": "/a", "content": "x", "mode": "0644"}], "give exactly one of src"),
     ([{"dest": "/etc/a", "src": "a", "mode": "0644"}], "src must be an absolute path on the controller"),
     ([{"dest": "/etc/a", "src": "/a", "mode": 644}], r"mode must be an octal string such as \"0600\", got 644"),
+    ([{"dest": "/etc/a", "src": "/a", "mode": "0600", "secret": "no"}], "secret must be true or false, got 'no'"),
     ([{"dest": "/etc/a", "src": "/a", "mode": "0644"}, {"dest": "/etc/a", "content": "", "mode": "0644"}],
      r"files\[1\]: /etc/a is listed twice"),
 ])
