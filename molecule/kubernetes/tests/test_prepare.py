@@ -1,4 +1,5 @@
-"""What an operator would check on a prepared node, asserted on the node itself."""
+"""What an operator would check on a prepared node (the prepare role, through site.yml), asserted
+on the node itself: every Kubernetes node of the scenario."""
 
 import json
 import os
@@ -6,6 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from test_cluster import INVENTORY, NODES
+
+testinfra_hosts = [f"ansible://{name}?ansible_inventory={INVENTORY}" for name in NODES]
 SYSCTL_FILE = "/etc/sysctl.d/90-corral-kubernetes.conf"
 
 
@@ -87,6 +91,8 @@ def test_chrony_runs_against_the_lab_clock_only(host, inventory):
 
 
 def test_apt_uses_the_configured_mirror_and_still_works(host, inventory):
+    if not inventory.get("prepare_apt_mirror_url"):
+        pytest.skip("the scenario sets no apt mirror (the kubernetes scenario does)")
     sources = host.file("/etc/apt/sources.list.d/debian.sources").content_string
     assert f"URIs: {inventory['prepare_apt_mirror_url']}" in sources
     assert host.run("apt-get update -q").rc == 0
