@@ -1,7 +1,8 @@
 """Docker on the lab nodes: node1 from Debian's docker.io (distro), node2 static.
 
 The tests run in file order: settings, a loaded image, then a mirror change (one restart, then
-changed=0), bad values refused, and last the data-root move.
+changed=0), bad values refused, a move refused (a non-empty target; a running container), and last
+the data-root move.
 """
 
 import json
@@ -177,6 +178,25 @@ def test_a_non_empty_target_that_is_no_copy_is_refused(tmp_path):
     assert changed_counts(result) == {"node1": 0, "node2": 0}, output
     assert "Docker Root Dir: /var/lib/docker" in docker_info(h)
     assert h.file("/appdata/other/file").content_string == "precious\n"
+
+
+def test_a_move_under_a_running_container_is_refused(tmp_path):
+    h = node("node2")
+    h.check_output(f"docker run --detach --name corral-busy {BUSYBOX} sleep 600")
+    try:
+        # node2 only: an inventory source of its own, as above.
+        extra = tmp_path / "node2.yml"
+        extra.write_text(json.dumps({"all": {"hosts": {"node2": {"docker_data_root": NEW_ROOT}}}}))
+        result = run_playbook("-i", str(extra), "-e", json.dumps({"docker_registry_mirrors": NEW_MIRRORS}))
+        output = result.stdout + result.stderr
+        assert result.returncode != 0, output
+        assert "where 1 container(s) run" in output and "docker stop" in output, output
+        assert changed_counts(result) == {"node1": 0, "node2": 0}, output
+        assert "Docker Root Dir: /var/lib/docker" in docker_info(h)
+        assert h.check_output("docker inspect --format '{{.State.Running}}' corral-busy") == "true"
+        assert not h.file(NEW_ROOT).exists
+    finally:
+        h.check_output("docker rm --force corral-busy")
 
 
 def test_the_data_root_moves_with_its_images_and_a_rerun_changes_nothing():
