@@ -4,7 +4,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, Optional
 
 from ansible.errors import AnsibleActionFail
@@ -68,7 +68,9 @@ class ActionModule(ActionBase):
             )
         _unused, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
         task_vars = task_vars or {}
-        spec = build_spec(args, task_vars.get("groups", {}), task_vars.get("hostvars", {}))
+        # --limit: the hosts this play reaches (the preflight gathered the facts of the others).
+        limited_to = task_vars.get("ansible_play_hosts_all") if task_vars.get("ansible_limit") else None
+        spec = build_spec(args, task_vars.get("groups", {}), task_vars.get("hostvars", {}), limited_to)
         problems = validate(spec)
         if problems:
             result.update(
@@ -87,7 +89,8 @@ class ActionModule(ActionBase):
         return result
 
 
-def build_spec(args: Mapping[str, Any], groups: Mapping[str, Any], hostvars: Mapping[str, Any]) -> Spec:
+def build_spec(args: Mapping[str, Any], groups: Mapping[str, Any], hostvars: Mapping[str, Any],
+               limited_to: Optional[Sequence[str]] = None) -> Spec:
     """The plain dict validate() takes, from the task args and the inventory of this run."""
     required_groups = list(args["required_groups"])
     checked = {group: list(groups.get(group, ())) for group in dict.fromkeys([*CLUSTER_GROUPS, *required_groups])}
@@ -101,6 +104,7 @@ def build_spec(args: Mapping[str, Any], groups: Mapping[str, Any], hostvars: Map
         "options": {
             "required_groups": required_groups,
             "etcd_allow_even_members": args["etcd_allow_even_members"],
+            "limited_to": None if limited_to is None else list(limited_to),
         },
     }
 

@@ -130,6 +130,7 @@ def validate(spec: Spec) -> List[str]:
         *check_k8s_cluster_parent(groups),
         *check_etcd_member_count(groups, options.get("etcd_allow_even_members", False)),
         *check_hosts_have_facts(groups, hosts),
+        *check_limit(groups, options.get("limited_to"), settings.get("cluster_network_plugin")),
         *check_node_ips(nodes),
         *check_node_ips_usable(nodes),
         *check_node_ips_on_hosts(nodes),
@@ -229,12 +230,41 @@ def check_etcd_member_count(groups: Mapping[str, Sequence[str]], allow_even: boo
 def check_hosts_have_facts(groups: Mapping[str, Sequence[str]], hosts: Mapping[str, HostSpec]) -> List[str]:
     # Every later check needs the whole cluster: one host missing hides duplicates and overlaps.
     return [
-        f"Host '{host}' has no facts: it was unreachable or left out by --limit. "
-        f"Make it reachable (ansible {host} -m ansible.builtin.ping) and run without --limit, "
-        "or remove it from the inventory."
+        f"Host '{host}' has no facts: it was unreachable. "
+        f"Make it reachable (ansible {host} -m ansible.builtin.ping), or remove it from the inventory."
         for host in checked_hosts(groups)
         if host not in hosts
     ]
+
+
+def check_limit(groups: Mapping[str, Sequence[str]], limited_to: Optional[Sequence[str]],
+                network_plugin: Optional[str]) -> List[str]:
+    """A run limited by --limit (limited_to: the hosts it reaches) may add or change workers only: a
+    control plane or an etcd member changes every other host too (apiserver proxies, certificate
+    SANs, etcd membership), and so does a node of the bridge network (every node routes to it)."""
+    if limited_to is None:
+        return []
+    everyone = checked_hosts(groups)
+    reached = [host for host in everyone if host in set(limited_to)]
+    if len(reached) == len(everyone):
+        return []
+    problems = []
+    central = [host for host in reached
+               if host in groups.get("kube_control_plane", ()) or host in groups.get("etcd", ())]
+    if central:
+        problems.append(
+            f"--limit reaches {_names(central)}, a control plane or etcd member, but not the whole cluster: "
+            "adding or changing one changes the other hosts too (their apiserver proxies, certificate SANs, "
+            "etcd membership). Run without --limit; --limit is for adding or changing workers."
+        )
+    nodes = [host for host in reached if host in kubernetes_hosts(groups)]
+    if nodes and network_plugin == "bridge":
+        problems.append(
+            f"--limit reaches {_names(nodes)} with cluster_network_plugin bridge: every node holds a route to "
+            "each other node's pods, which a run limited to some nodes cannot add on the others. "
+            "Run without --limit (flannel's nodes learn each other's routes themselves)."
+        )
+    return problems
 
 
 # --- Nodes ----------------------------------------------------------------------------------

@@ -168,7 +168,7 @@ def test_a_bad_value_fails_before_any_change(case, refused_runs):
 def test_a_non_empty_target_that_is_no_copy_is_refused(tmp_path):
     h = node("node1")
     h.check_output("mkdir -p /appdata/other && echo precious > /appdata/other/file")
-    # node1 only (the collection's preflight refuses --limit): an inventory source of its own.
+    # node1 only: an inventory source of its own (its own data root, the other nodes unchanged).
     extra = tmp_path / "node1.yml"
     extra.write_text(json.dumps({"all": {"hosts": {"node1": {"docker_data_root": "/appdata/other"}}}}))
     result = run_playbook("-i", str(extra), "-e", json.dumps({"docker_registry_mirrors": NEW_MIRRORS}))

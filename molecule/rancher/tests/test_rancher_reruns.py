@@ -50,7 +50,7 @@ def test_incompatible_rancher_is_refused_before_any_change():
 
 def test_changed_tag_upgrades_keeping_the_data():
     before = inspect_server("node1")
-    # Only node1's tag changes (preflight refuses --limit: it checks the whole inventory).
+    # Only node1's tag changes, in a run over the whole inventory.
     tags = "{{ 'v2.5.17' if inventory_hostname == 'node1' else rancher_server_tag_node2 }}"
     result = run_playbook("-e", json.dumps({"rancher_server_tag": tags, "rancher_server_tag_node2": "v1.6.30"}))
     output = result.stdout + result.stderr

@@ -52,13 +52,18 @@ def action(args: dict[str, Any]) -> ActionModule:
 def test_build_spec_reads_groups_settings_and_host_facts() -> None:
     spec = build_spec({**ARGS, "required_groups": ["etcd"], "etcd_allow_even_members": True}, GROUPS, HOSTVARS)
     assert spec["settings"] == ARGS
-    assert spec["options"] == {"required_groups": ["etcd"], "etcd_allow_even_members": True}
+    assert spec["options"] == {"required_groups": ["etcd"], "etcd_allow_even_members": True, "limited_to": None}
     assert spec["groups"]["rancher_server"] == []
     assert "ungrouped" not in spec["groups"]
     assert set(spec["hosts"]) == {"k8s-1", "k8s-2"}
     # The interface name br-lan is br_lan among the facts.
     assert spec["hosts"]["k8s-2"]["node_network"] == "192.168.1.0/24"
     assert spec["hosts"]["k8s-2"]["distribution"] == "Rocky"
+
+
+def test_a_limited_run_passes_the_hosts_it_reaches() -> None:
+    spec = build_spec({**ARGS, "required_groups": [], "etcd_allow_even_members": False}, GROUPS, HOSTVARS, ("k8s-2",))
+    assert spec["options"]["limited_to"] == ["k8s-2"]
 
 
 def test_host_without_facts_is_left_out_of_the_spec() -> None:

@@ -188,6 +188,14 @@ GOOD = [
         ),
         id="small-ranges-docker-flannel-mirrors",
     ),
+    pytest.param(
+        build(three_by_three, setting("cluster_network_plugin", "flannel"), option("limited_to", ["worker-2"])),
+        id="limit-to-a-worker-with-flannel",
+    ),
+    pytest.param(
+        build(sample, option("limited_to", ["k8s-1", "k8s-2", "elsewhere"])),
+        id="limit-that-reaches-every-host",
+    ),
 ]
 
 
@@ -232,8 +240,18 @@ BAD = [
     ),
     pytest.param(
         build(sample, without_facts("k8s-2")),
-        ["Host 'k8s-2' has no facts", "unreachable", "--limit", "remove it from the inventory"],
+        ["Host 'k8s-2' has no facts", "unreachable", "remove it from the inventory"],
         id="host-without-facts",
+    ),
+    pytest.param(
+        build(three_by_three, setting("cluster_network_plugin", "flannel"), option("limited_to", ["cp-2", "worker-1"])),
+        ["--limit reaches 'cp-2', a control plane or etcd member", "Run without --limit"],
+        id="limit-to-a-control-plane",
+    ),
+    pytest.param(
+        build(three_by_three, option("limited_to", ["worker-1"])),
+        ["--limit reaches 'worker-1' with cluster_network_plugin bridge", "Run without --limit"],
+        id="limit-to-a-worker-with-bridge",
     ),
     # Node IPs and names
     pytest.param(
