@@ -48,11 +48,18 @@ def pod_sh(pod, script, check=False, timeout=120):
     return result.returncode, result.stdout.strip()
 
 
-def run_site(extra_vars):
-    """site.yml from the checkout against the scenario's nodes with extra variables, without colours."""
+def run_site(extra_vars, *args, playbook="site.yml"):
+    """A playbook of the checkout (site.yml by default) against the scenario's nodes with extra variables
+    and further arguments, without colours."""
     env = dict(os.environ, ANSIBLE_CONFIG=str(PROJECT / "ansible.cfg"),
                ANSIBLE_COLLECTIONS_PATH=str(PROJECT / "playbooks" / "collections"),
                ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0")
-    return subprocess.run(["ansible-playbook", "-i", str(INVENTORY), "-e", json.dumps(extra_vars),
-                           str(PROJECT / "playbooks" / "site.yml")], env=env, cwd=PROJECT,
+    return subprocess.run(["ansible-playbook", "-i", str(INVENTORY), "-e", json.dumps(extra_vars), *args,
+                           str(PROJECT / "playbooks" / playbook)], env=env, cwd=PROJECT,
                           capture_output=True, text=True, timeout=900, check=False)
+
+
+def pytest_collection_modifyitems(items):
+    """The day-2 operations (test_operations.py) change the cluster under the other modules' fixtures
+    (pods replaced, a node removed and added back): they run last."""
+    items.sort(key=lambda item: item.module.__name__ == "test_operations")

@@ -82,9 +82,9 @@ def http_get(url, timeout=5):
         return error.code, error.read().decode()
 
 
-def pod_get(pod, address, port):
+def pod_get(pod, address, port, namespace=NAMESPACE):
     """HTTP GET from inside a pod (busybox nc: its wget crashes in this static build)."""
-    return kubectl("exec", "-n", NAMESPACE, pod, "--", "sh", "-c",
+    return kubectl("exec", "-n", namespace, pod, "--", "sh", "-c",
                    f"printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 5 {address} {port} | tail -1", check=False).stdout.strip()
 
 

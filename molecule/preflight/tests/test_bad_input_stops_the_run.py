@@ -56,6 +56,17 @@ BAD_INPUTS = {
         ["rancher_server_cluster_name 'lab_one'", "rancher_server_cluster_name: lab-one"]),
 }
 
+# The day-2 playbooks and --limit (docs/operations.md): playbook, arguments, words of the message.
+BAD_RUNS = {
+    "a reset without reset_confirm": ("reset.yml", [], ["set reset_confirm: true"]),
+    "removing the control plane": (
+        "remove_node.yml", ["-e", "remove_node=node1"], ["remove_node node1", "removes workers only"]),
+    "a limit to the control plane": (
+        "site.yml", ["--limit", "node1"], ["--limit reaches 'node1', a control plane or etcd member", "Run without --limit"]),
+    "a limit to a node of the bridge network": (
+        "site.yml", ["--limit", "node2"], ["--limit reaches 'node2' with cluster_network_plugin bridge"]),
+}
+
 
 def run_playbook(playbook, *args):
     """ansible-playbook from the checkout against the scenario's nodes, without colours."""
@@ -91,21 +102,25 @@ PARALLEL_RUNS = 4
 
 @pytest.fixture(scope="module")
 def refused_runs(tmp_path_factory):
-    """site.yml once per bad input, the runs side by side: {case: CompletedProcess}."""
+    """site.yml once per bad input, and each bad run, side by side: {case: CompletedProcess}."""
     # Made here, not in the threads: pytest's temporary directories are not made thread-safely.
     directories = {case: tmp_path_factory.mktemp("case") for case in BAD_INPUTS}
 
     def run_case(case):
+        if case in BAD_RUNS:
+            playbook, args, _words = BAD_RUNS[case]
+            return run_playbook(playbook, *args)
         extra_groups, extra_vars, _words = BAD_INPUTS[case]
         return run_site(directories[case], extra_groups, extra_vars)
 
+    cases = [*BAD_INPUTS, *BAD_RUNS]
     with ThreadPoolExecutor(max_workers=PARALLEL_RUNS) as pool:
-        return dict(zip(BAD_INPUTS, pool.map(run_case, BAD_INPUTS)))
+        return dict(zip(cases, pool.map(run_case, cases)))
 
 
-@pytest.mark.parametrize("case", BAD_INPUTS, ids=list(BAD_INPUTS))
+@pytest.mark.parametrize("case", [*BAD_INPUTS, *BAD_RUNS])
 def test_bad_input_is_refused_before_any_change(refused_runs, case):
-    _extra_groups, _extra_vars, words = BAD_INPUTS[case]
+    words = {**BAD_INPUTS, **BAD_RUNS}[case][-1]
     result = refused_runs[case]
     output = plain(result.stdout + result.stderr)
     assert result.returncode != 0, output
