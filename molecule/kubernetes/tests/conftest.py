@@ -7,7 +7,7 @@ import subprocess
 import pytest
 import yaml
 
-from test_cluster import BUSYBOX, INVENTORY, LAB_VARS, NODES, PROJECT, kubectl
+from test_cluster import BUSYBOX, INVENTORY, LAB_VARS, NODES, PROJECT, WEB_SERVER, kubectl
 
 # The scenario's settings (molecule.yml: provisioner.inventory.group_vars.all) over the lab's.
 SCENARIO = PROJECT / "molecule" / os.environ["MOLECULE_SCENARIO_NAME"] / "molecule.yml"
@@ -30,8 +30,7 @@ def everywhere():
                       "terminationGracePeriodSeconds": 1,
                       "containers": [{
                           "name": "probe", "image": BUSYBOX, "imagePullPolicy": "Never",
-                          "command": ["sh", "-c", "mkdir -p /www; echo \"hello from $(hostname)\" > /www/index.html; "
-                                      "exec httpd -f -p 8080 -h /www"]}]}}}},
+                          "command": WEB_SERVER}]}}}},
     ]}
     kubectl("apply", "-f", "-", stdin=json.dumps(manifest))
     kubectl("rollout", "status", "-n", NET_NAMESPACE, "daemonset/probe", "--timeout=180s", timeout=200)

@@ -28,6 +28,8 @@ VERSION = LAB_VARS["cluster_kubernetes_version"]
 KUBECTL = str(MIRROR / "dl.k8s.io" / "release" / f"v{VERSION}" / "bin" / "linux" / "amd64" / "kubectl")
 BUSYBOX = next(a["image"] for a in LAB_VARS["node_image_archives"] if "busybox" in a["image"])
 NAMESPACE = "corral-e2e"
+# A pod's command: an HTTP server on port 8080 that answers "hello from POD".
+WEB_SERVER = ["sh", "-c", "mkdir -p /www; echo \"hello from $(hostname)\" > /www/index.html; exec httpd -f -p 8080 -h /www"]
 
 
 def group(name, tree=LAB_INVENTORY["all"]):
@@ -105,8 +107,7 @@ def web():
                               "labelSelector": {"matchLabels": {"app": "web"}}}],
                           "containers": [{
                               "name": "web", "image": BUSYBOX, "imagePullPolicy": "Never",
-                              "command": ["sh", "-c", "mkdir -p /www; echo \"hello from $(hostname)\" > "
-                                          "/www/index.html; exec httpd -f -p 8080 -h /www"]}]}}}},
+                              "command": WEB_SERVER}]}}}},
             {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web", "namespace": NAMESPACE},
              "spec": {"type": "NodePort", "selector": {"app": "web"},
                       "ports": [{"port": 80, "targetPort": 8080}]}},

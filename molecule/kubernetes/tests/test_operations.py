@@ -15,7 +15,8 @@ import pytest
 
 from conftest import run_site
 from test_pod_network import POD_CIDR
-from test_cluster import ADDRESS, BUSYBOX, CONTROL_PLANES, NODES, RUNTIME, kubectl, node, pod_get, wait_for
+from test_cluster import (ADDRESS, BUSYBOX, CONTROL_PLANES, NODES, RUNTIME, WEB_SERVER, kubectl, node, pod_get,
+                          wait_for)
 
 pytestmark = pytest.mark.skipif(os.environ["MOLECULE_SCENARIO_NAME"] != "kubernetes",
                                 reason="the day-2 operations run once, in the kubernetes scenario")
@@ -72,8 +73,7 @@ def service():
                                                              "labelSelector": {"matchLabels": {"app": "steady"}}}}]}},
                       "containers": [{
                           "name": "web", "image": BUSYBOX, "imagePullPolicy": "Never",
-                          "command": ["sh", "-c", "mkdir -p /www; echo \"hello from $(hostname)\" > /www/index.html; "
-                                      "exec httpd -f -p 8080 -h /www"],
+                          "command": WEB_SERVER,
                           "readinessProbe": {"tcpSocket": {"port": 8080}, "periodSeconds": 1},
                           "lifecycle": {"preStop": {"exec": {"command": ["sleep", "5"]}}}}]}}}},
         {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "steady", "namespace": NAMESPACE},
@@ -131,19 +131,18 @@ def test_site_limited_to_the_removed_worker_brings_it_back_and_touches_no_other_
     started = time.monotonic()
     with Probe(service) as probe:
         result = run_site({}, "--limit", WORKER)
-        wait_for(f"{WORKER} Ready", lambda: kubectl("wait", "--for=condition=Ready", f"node/{WORKER}",
-                                                     "--timeout=5s", check=False).returncode == 0, timeout=120)
+        wait_for(f"{WORKER} Ready", timeout=120, probe=lambda: kubectl(
+            "wait", "--for=condition=Ready", f"node/{WORKER}", "--timeout=5s", check=False).returncode == 0)
     probe.report(f"site.yml --limit {WORKER} ({time.monotonic() - started:.0f} s)")
     assert result.returncode == 0, result.stdout[-3000:]
     assert recap_hosts(result.stdout) == [WORKER]
     assert probe.failed == 0, probe.errors
     # It takes pods again, which pods on the other nodes reach, and its NodePort answers.
-    pinned = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "rejoined", "namespace": NAMESPACE,
-                                                             "labels": {"app": "steady"}},
+    pinned = {"apiVersion": "v1", "kind": "Pod",
+              "metadata": {"name": "rejoined", "namespace": NAMESPACE, "labels": {"app": "steady"}},
               "spec": {"nodeName": WORKER, "terminationGracePeriodSeconds": 1, "containers": [{
                   "name": "web", "image": BUSYBOX, "imagePullPolicy": "Never",
-                  "command": ["sh", "-c", "mkdir -p /www; echo \"hello from $(hostname)\" > /www/index.html; "
-                              "exec httpd -f -p 8080 -h /www"]}]}}
+                  "command": WEB_SERVER}]}}
     kubectl("apply", "-f", "-", stdin=json.dumps(pinned))
     kubectl("wait", "--for=condition=Ready", "-n", NAMESPACE, "pod/rejoined", "--timeout=120s", timeout=130)
     address = json.loads(kubectl("get", "pod", "-n", NAMESPACE, "rejoined", "-o", "json").stdout)["status"]["podIP"]
