@@ -1,9 +1,11 @@
 # -*- coding: utf-8 -*-
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The file lists that corral.cluster.distribute_files puts on hosts: certificates and kubeconfigs."""
+"""The file lists that corral.cluster.distribute_files puts on hosts: certificates and kubeconfigs; and the
+preflight's check of a renewal on request."""
 
 from __future__ import annotations
 
+import datetime
 import posixpath
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -12,6 +14,7 @@ from typing import Any
 from ansible.plugins.filter.core import to_nice_yaml
 
 from ansible_collections.corral.cluster.plugins.filter.kubernetes import kubeconfig
+from ansible_collections.corral.cluster.plugins.module_utils.pki import renewal_time
 
 
 def pki_files(items: Iterable[Mapping[str, Any]], pki_dir: str, dest_dir: str = "") -> list[dict[str, Any]]:
@@ -43,6 +46,15 @@ def kubeconfig_files(items: Iterable[Mapping[str, Any]], cluster_name: str, serv
     return files
 
 
+def pki_renewal_problem(text: str) -> str:
+    """Why pki_renew_issued_before is refused ("" when it is not): checked by the preflight."""
+    try:
+        renewal_time(text, datetime.datetime.now(datetime.timezone.utc))
+    except ValueError as error:
+        return f"pki_renew_issued_before: {error}."
+    return ""
+
+
 class FilterModule:
     def filters(self) -> dict[str, Any]:
-        return {"pki_files": pki_files, "kubeconfig_files": kubeconfig_files}
+        return {"pki_files": pki_files, "kubeconfig_files": kubeconfig_files, "pki_renewal_problem": pki_renewal_problem}

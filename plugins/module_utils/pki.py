@@ -266,6 +266,8 @@ class Options(NamedTuple):
     cert_days: int = DEFAULT_CERT_DAYS
     renew_before_days: int = DEFAULT_RENEW_BEFORE_DAYS
     key_type: str = "rsa"
+    # Renewal on request: every leaf certificate issued before this time (UTC) is reissued.
+    renew_issued_before: Optional[datetime.datetime] = None
 
 
 class Changes:
@@ -403,7 +405,8 @@ def _inspect(
     elif cert is None:
         reasons.append(f"{spec.cert_file} is missing")
     elif key is not None:
-        reasons += certificate_problems(cert, spec, key, issuer or cert, options.renew_before_days, now)
+        reasons += certificate_problems(cert, spec, key, issuer or cert, options.renew_before_days, now,
+                                        options.renew_issued_before if spec.issuer else None)
     return key, cert, reasons
 
 
@@ -440,6 +443,7 @@ def certificate_problems(
     issuer: "x509.Certificate",
     renew_before_days: int,
     now: datetime.datetime,
+    renew_issued_before: Optional[datetime.datetime] = None,
 ) -> List[str]:
     """Why ``cert`` may not be kept (an empty list when it may)."""
     problems = []
@@ -458,6 +462,11 @@ def certificate_problems(
         problems.append(
             f"the certificate expires on {valid_until(cert):%Y-%m-%d}, "
             f"within renew_before_days ({renew_before_days})"
+        )
+    if renew_issued_before is not None and issued_at(cert) < renew_issued_before:
+        problems.append(
+            f"the certificate was issued on {issued_at(cert):%Y-%m-%d %H:%M:%S}Z, "
+            f"before renew_issued_before ({renew_issued_before:%Y-%m-%d %H:%M:%S}Z)"
         )
     problems += _differences(describe(cert), _planned(spec))
     return problems
@@ -550,6 +559,41 @@ def load_certificate(path: Path) -> Tuple[Optional["x509.Certificate"], Optional
         return x509.load_pem_x509_certificate(path.read_bytes()), None
     except ValueError:
         return None, f"the certificate {path.name} is unreadable"
+
+
+def issued_at(cert: "x509.Certificate") -> datetime.datetime:
+    """When the certificate was issued (UTC, timezone-aware): its start of validity, which
+    build_certificate sets CLOCK_SKEW before the time of issue."""
+    value = getattr(cert, "not_valid_before_utc", None)
+    if value is None:
+        value = cert.not_valid_before.replace(tzinfo=datetime.timezone.utc)
+    return value + CLOCK_SKEW
+
+
+# The forms parse_time accepts.
+TIME_FORMATS = ("%Y-%m-%dT%H:%M:%SZ", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d")
+
+
+def parse_time(text: str) -> datetime.datetime:
+    """A UTC time given as 2026-12-03T08:00:00Z, 2026-12-03 08:00:00 or 2026-12-03 (timezone-aware);
+    ValueError naming the accepted forms otherwise."""
+    for form in TIME_FORMATS:
+        try:
+            return datetime.datetime.strptime(text.strip(), form).replace(tzinfo=datetime.timezone.utc)
+        except ValueError:
+            continue
+    raise ValueError(f"'{text}' is not a time in UTC such as 2026-12-03T08:00:00Z, 2026-12-03 08:00:00 or 2026-12-03")
+
+
+def renewal_time(text: str, now: datetime.datetime) -> Optional[datetime.datetime]:
+    """The time of a renewal on request (None for ""); ValueError with the reason for a bad or future one."""
+    if not text:
+        return None
+    value = parse_time(text)
+    if value > now:
+        raise ValueError(f"'{text}' is in the future: every run until then would reissue every certificate; "
+                         "give the time of the request (now, or earlier)")
+    return value
 
 
 def valid_until(cert: "x509.Certificate") -> datetime.datetime:

@@ -81,6 +81,15 @@ options:
     description: Reissue a certificate that expires within this many days.
     type: int
     default: 30
+  renew_issued_before:
+    description:
+      - Renewal on request. Every leaf certificate (not the CAs) issued before this time is reissued with its key.
+      - A time in UTC, V(2026-12-03T08:00:00Z), V(2026-12-03 08:00:00) or V(2026-12-03); not in the future.
+        Certificates issued by the run that renews them are issued after it, so a later run with the same value
+        keeps them.
+      - V("") (the default) renews on expiry only (O(renew_before_days)).
+    type: str
+    default: ""
   key_type:
     description:
       - Type of newly generated keys. V(rsa) is RSA 2048, which every Kubernetes and etcd release accepts; V(ecdsa) is
@@ -224,7 +233,9 @@ expiry:
       sample: 364
 """
 
+import datetime
 import traceback
+from typing import Optional
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
@@ -248,6 +259,7 @@ ARGUMENT_SPEC = {
     "ca_days": {"type": "int", "default": 3650},
     "cert_days": {"type": "int", "default": 365},
     "renew_before_days": {"type": "int", "default": 30},
+    "renew_issued_before": {"type": "str", "default": ""},
     "key_type": {"type": "str", "choices": ["rsa", "ecdsa"], "default": "rsa"},
 }
 
@@ -276,6 +288,15 @@ def missing_hosts(params: dict) -> list:
     return [host for host in members if not (hosts.get(host) or {}).get("node_ip")]
 
 
+def renew_issued_before(module: AnsibleModule) -> Optional[datetime.datetime]:
+    """O(renew_issued_before) as a time, None when empty; fails on a bad or future time."""
+    try:
+        return pki.renewal_time(module.params["renew_issued_before"], datetime.datetime.now(datetime.timezone.utc))
+    except ValueError as error:
+        module.fail_json(msg=f"renew_issued_before: {error}.")
+        raise  # fail_json exits; for type checkers
+
+
 def run(module: AnsibleModule) -> dict:
     params = module.params
     if params["state"] == "check":
@@ -292,6 +313,7 @@ def run(module: AnsibleModule) -> dict:
         cert_days=params["cert_days"],
         renew_before_days=params["renew_before_days"],
         key_type=params["key_type"],
+        renew_issued_before=renew_issued_before(module),
     )
     try:
         changes = pki.reconcile(params["path"], plan, options, write=not module.check_mode)

@@ -2,7 +2,7 @@
 
 import yaml
 
-from ansible_collections.corral.cluster.plugins.filter.distribute import kubeconfig_files, pki_files
+from ansible_collections.corral.cluster.plugins.filter.distribute import kubeconfig_files, pki_files, pki_renewal_problem
 
 
 def test_pki_files_join_the_pki_dir_and_the_destination_directory():
@@ -29,3 +29,10 @@ def test_kubeconfig_files_embed_the_identity_or_wait_for_the_key_the_pki_would_i
     # kubelet-n1.key is not issued yet (check mode on a new cluster): reported, never read.
     assert kubelet == {"dest": "/etc/kubernetes/kubelet.conf", "pending": str(tmp_path / "kubelet-n1.key"),
                        "mode": "0600"}
+
+
+def test_pki_renewal_problem_accepts_empty_and_past_times_and_names_the_variable_otherwise():
+    assert pki_renewal_problem("") == ""
+    assert pki_renewal_problem("2026-01-01T00:00:00Z") == ""
+    assert pki_renewal_problem("soon").startswith("pki_renew_issued_before: 'soon' is not a time in UTC")
+    assert "is in the future" in pki_renewal_problem("2999-01-01")

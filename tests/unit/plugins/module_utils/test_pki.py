@@ -336,6 +336,41 @@ def test_certificates_near_expiry_are_renewed_with_their_keys_and_the_cas_kept(p
     assert load(pki_dir, "admin").not_valid_after_utc > later(700)
 
 
+def test_renewal_on_request_reissues_every_leaf_once_with_its_key_and_keeps_the_cas(pki_dir: Path) -> None:
+    cas = {name: (pki_dir / name).read_bytes() for name in ("ca.crt", "etcd/ca.crt", "front-proxy-ca.crt")}
+    admin_key = (pki_dir / "admin.key").read_bytes()
+    before = serials(pki_dir)
+    request = ECDSA._replace(renew_issued_before=later(1))
+    changes = pki.reconcile(pki_dir, PLAN, request, now=later(2))
+    leaves = [spec.cert_file for spec in PLAN if spec.profile not in ("ca", "keypair", "secret")]
+    assert sorted(renewed_files(changes)) == sorted(leaves)
+    assert all("before renew_issued_before" in entry["reasons"][0] for entry in changes.renewed)
+    assert all(serials(pki_dir)[leaf] != before[leaf] for leaf in leaves)
+    assert {name: (pki_dir / name).read_bytes() for name in cas} == cas
+    assert (pki_dir / "admin.key").read_bytes() == admin_key
+    # The same request again: what it issued was issued after the requested time.
+    assert not pki.reconcile(pki_dir, PLAN, request, now=later(3)).changed
+
+
+def test_renewal_on_request_before_the_certificates_were_issued_changes_nothing(pki_dir: Path) -> None:
+    request = ECDSA._replace(renew_issued_before=later(-1))
+    assert not pki.reconcile(pki_dir, PLAN, request).changed
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("2026-12-03T08:00:00Z", datetime.datetime(2026, 12, 3, 8, 0, tzinfo=datetime.timezone.utc)),
+    ("2026-12-03 08:00:00", datetime.datetime(2026, 12, 3, 8, 0, tzinfo=datetime.timezone.utc)),
+    (" 2026-12-03 ", datetime.datetime(2026, 12, 3, tzinfo=datetime.timezone.utc)),
+])
+def test_parse_time_reads_utc_times(text: str, expected: datetime.datetime) -> None:
+    assert pki.parse_time(text) == expected
+
+
+def test_parse_time_names_the_forms_it_accepts() -> None:
+    with pytest.raises(ValueError, match="not a time in UTC such as 2026-12-03T08:00:00Z"):
+        pki.parse_time("yesterday")
+
+
 def test_expired_ca_is_renewed_with_its_key_and_its_certificates_stay_valid(pki_dir: Path) -> None:
     ca_key = (pki_dir / "ca.key").read_bytes()
     options = pki.Options(renew_before_days=30, key_type="ecdsa")

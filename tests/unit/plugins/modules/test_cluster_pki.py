@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime
+import time
 from pathlib import Path
 from typing import Any
 from unittest.mock import MagicMock
@@ -37,6 +39,7 @@ def module(path: Path, check_mode: bool = False, **overrides: Any) -> MagicMock:
         "ca_days": 3650,
         "cert_days": 365,
         "renew_before_days": 30,
+        "renew_issued_before": "",
         "key_type": "ecdsa",
         **overrides,
     }
@@ -81,4 +84,25 @@ def test_hosts_without_node_ip_are_refused(tmp_path: Path) -> None:
     hosts = {"cp-1": HOSTS["cp-1"], "worker": {"node_name": "node-1", "node_ip": ""}}
     with pytest.raises(Failed, match="Hosts worker have no node_ip"):
         cluster_pki.run(module(tmp_path, hosts=hosts))
+    assert not any(tmp_path.iterdir())
+
+
+def test_renewal_on_request_renews_the_leaves_once(tmp_path: Path) -> None:
+    cluster_pki.run(module(tmp_path))
+    now = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=1)
+    time.sleep(1.1)
+    request = module(tmp_path, renew_issued_before=f"{now:%Y-%m-%dT%H:%M:%SZ}")
+    first = cluster_pki.run(request)
+    assert first["changed"] and "apiserver.crt" in [entry["file"] for entry in first["renewed"]]
+    assert "ca.crt" not in [entry["file"] for entry in first["renewed"]]
+    assert not cluster_pki.run(request)["changed"]
+
+
+@pytest.mark.parametrize(("value", "message"), [
+    ("yesterday", "renew_issued_before: 'yesterday' is not a time in UTC"),
+    ("2999-01-01", "renew_issued_before: '2999-01-01' is in the future"),
+])
+def test_a_bad_or_future_renewal_time_is_refused(tmp_path: Path, value: str, message: str) -> None:
+    with pytest.raises(Failed, match=message):
+        cluster_pki.run(module(tmp_path, renew_issued_before=value))
     assert not any(tmp_path.iterdir())
