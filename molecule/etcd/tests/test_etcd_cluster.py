@@ -169,10 +169,21 @@ def test_scale_to_four_members_and_back(tmp_path):
     assert not node("node4").service("etcd").is_running
 
 
-def test_a_second_converge_changes_nothing_and_keeps_every_certificate():
+def test_renewal_on_request_gives_every_member_new_certificates_once():
+    """pki_renew_issued_before: every leaf certificate issued before the time is reissued and rolled out
+    (members restarted one at a time); the same request again, a second converge, changes nothing."""
     before = serials()
+    requested = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    time.sleep(1)
+    output = playbook("etcd.yml", "-e", f"pki_renew_issued_before={requested}")
+    renewed = serials()
+    assert all(renewed[member] != before[member] for member in MEMBERS), (before, renewed)
+    for member in MEMBERS:
+        assert node(member).file(f"{ETCD_PKI}/server.key").mode == 0o600
+    health = etcdctl("node1", "endpoint health --cluster")
+    assert (health.stdout + health.stderr).count("is healthy") == 3, output[-3000:]
     controller_before = {p.name: p.read_bytes() for p in PKI_DIR.rglob("*.crt")}
-    output = playbook("etcd.yml")
+    output = playbook("etcd.yml", "-e", f"pki_renew_issued_before={requested}")
     assert set(changed_counts(output).values()) == {0}, output[-4000:]
-    assert serials() == before
+    assert serials() == renewed
     assert {p.name: p.read_bytes() for p in PKI_DIR.rglob("*.crt")} == controller_before

@@ -31,6 +31,8 @@ BAD_INPUTS = {
     "a pod subnet pin outside the pod network": (
         {}, {"node_pod_cidr": "10.245.0.0/24"}, ["node_pod_cidr 10.245.0.0/24 must be a /24 subnet of cluster_pod_cidr"]),
     "DNS outside the services": ({}, {"cluster_dns_ip": "10.244.0.10"}, ["cluster_dns_ip"]),
+    "a certificate renewal time in the future": (
+        {}, {"pki_renew_issued_before": "2999-01-01"}, ["pki_renew_issued_before: '2999-01-01' is in the future"]),
     # The pod network's and the cluster DNS's own settings (roles/flannel, roles/coredns).
     "flannel backend": ({}, {"cluster_network_plugin": "flannel", "flannel_backend": "udp"},
                         ["pod network (flannel)", "flannel_backend 'udp'", "host-gw"]),
