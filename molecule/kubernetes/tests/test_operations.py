@@ -60,14 +60,15 @@ class Probe(threading.Thread):
 
 @pytest.fixture(scope="module")
 def service():
-    """Two replicas spread over the workers behind a NodePort; each stays in the endpoints for 5 s
-    after it is told to stop (preStop), so that every kube-proxy drops it before it stops answering."""
+    """Two replicas spread over the workers behind a NodePort; each keeps answering for 15 s after it is
+    told to stop (preStop), so that every kube-proxy has dropped it before it stops. 5 s were not enough
+    once in CI on this 2-core machine: one request refused while node1's kube-proxy caught up."""
     manifest = {"apiVersion": "v1", "kind": "List", "items": [
         {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}},
         {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "steady", "namespace": NAMESPACE},
          "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "steady"}},
                   "template": {"metadata": {"labels": {"app": "steady"}}, "spec": {
-                      "terminationGracePeriodSeconds": 15,
+                      "terminationGracePeriodSeconds": 30,
                       "affinity": {"podAntiAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [{
                           "weight": 100, "podAffinityTerm": {"topologyKey": "kubernetes.io/hostname",
                                                              "labelSelector": {"matchLabels": {"app": "steady"}}}}]}},
@@ -75,7 +76,7 @@ def service():
                           "name": "web", "image": BUSYBOX, "imagePullPolicy": "Never",
                           "command": WEB_SERVER,
                           "readinessProbe": {"tcpSocket": {"port": 8080}, "periodSeconds": 1},
-                          "lifecycle": {"preStop": {"exec": {"command": ["sleep", "5"]}}}}]}}}},
+                          "lifecycle": {"preStop": {"exec": {"command": ["sleep", "15"]}}}}]}}}},
         {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "steady", "namespace": NAMESPACE},
          "spec": {"type": "NodePort", "selector": {"app": "steady"}, "ports": [{"port": 80, "targetPort": 8080}]}},
     ]}
