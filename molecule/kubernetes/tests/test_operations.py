@@ -22,7 +22,8 @@ pytestmark = pytest.mark.skipif(os.environ["MOLECULE_SCENARIO_NAME"] != "kuberne
                                 reason="the day-2 operations run once, in the kubernetes scenario")
 
 NAMESPACE = "corral-e2e-day2"
-WORKER = next(name for name in NODES if name not in CONTROL_PLANES and RUNTIME[name] == "containerd")
+# None where every node is a control plane (kubernetes_ha, where the module is skipped).
+WORKER = next((name for name in NODES if name not in CONTROL_PLANES and RUNTIME[name] == "containerd"), None)
 # Probed through a node that stays: kube-proxy there forwards to the endpoints wherever they run.
 PROBED = ADDRESS[CONTROL_PLANES[0]]
 
