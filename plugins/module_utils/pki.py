@@ -564,10 +564,7 @@ def load_certificate(path: Path) -> Tuple[Optional["x509.Certificate"], Optional
 def issued_at(cert: "x509.Certificate") -> datetime.datetime:
     """When the certificate was issued (UTC, timezone-aware): its start of validity, which
     build_certificate sets CLOCK_SKEW before the time of issue."""
-    value = getattr(cert, "not_valid_before_utc", None)
-    if value is None:
-        value = cert.not_valid_before.replace(tzinfo=datetime.timezone.utc)
-    return value + CLOCK_SKEW
+    return _utc(cert, "not_valid_before") + CLOCK_SKEW
 
 
 # The forms parse_time accepts.
@@ -597,14 +594,19 @@ def renewal_time(text: str, now: datetime.datetime) -> Optional[datetime.datetim
 
 
 def valid_until(cert: "x509.Certificate") -> datetime.datetime:
-    """The certificate's end of validity in UTC (timezone-aware).
+    """The certificate's end of validity in UTC (timezone-aware)."""
+    return _utc(cert, "not_valid_after")
 
-    cryptography 42 added ``not_valid_after_utc``; older releases (the last for Python 3.6 is 40)
-    only have the naive ``not_valid_after``, which is UTC.
+
+def _utc(cert: "x509.Certificate", field: str) -> datetime.datetime:
+    """A validity bound (not_valid_before or not_valid_after), timezone-aware.
+
+    cryptography 42 added the ``*_utc`` attributes; older releases (the last for Python 3.6 is 40)
+    only have the naive ones, which are UTC.
     """
-    value = getattr(cert, "not_valid_after_utc", None)
+    value = getattr(cert, f"{field}_utc", None)
     if value is None:
-        value = cert.not_valid_after.replace(tzinfo=datetime.timezone.utc)
+        value = getattr(cert, field).replace(tzinfo=datetime.timezone.utc)
     return value
 
 
