@@ -245,19 +245,21 @@ def check_limit(groups: Mapping[str, Sequence[str]], limited_to: Optional[Sequen
     if limited_to is None:
         return []
     everyone = checked_hosts(groups)
-    reached = [host for host in everyone if host in set(limited_to)]
+    limit = set(limited_to)
+    reached = [host for host in everyone if host in limit]
     if len(reached) == len(everyone):
         return []
     problems = []
-    central = [host for host in reached
-               if host in groups.get("kube_control_plane", ()) or host in groups.get("etcd", ())]
+    central_hosts = {*groups.get("kube_control_plane", ()), *groups.get("etcd", ())}
+    central = [host for host in reached if host in central_hosts]
     if central:
         problems.append(
             f"--limit reaches {_names(central)}, a control plane or etcd member, but not the whole cluster: "
             "adding or changing one changes the other hosts too (their apiserver proxies, certificate SANs, "
             "etcd membership). Run without --limit; --limit is for adding or changing workers."
         )
-    nodes = [host for host in reached if host in kubernetes_hosts(groups)]
+    node_hosts = set(kubernetes_hosts(groups))
+    nodes = [host for host in reached if host in node_hosts]
     if nodes and network_plugin == "bridge":
         problems.append(
             f"--limit reaches {_names(nodes)} with cluster_network_plugin bridge: every node holds a route to "
