@@ -165,38 +165,30 @@ def test_a_bad_value_fails_before_any_change(case, refused_runs):
 # --- data-root move -------------------------------------------------------------------------
 
 
-def test_a_non_empty_target_that_is_no_copy_is_refused(tmp_path):
-    h = node("node1")
-    h.check_output("mkdir -p /appdata/other && echo precious > /appdata/other/file")
-    # node1 only: an inventory source of its own (its own data root, the other nodes unchanged).
-    extra = tmp_path / "node1.yml"
-    extra.write_text(json.dumps({"all": {"hosts": {"node1": {"docker_data_root": "/appdata/other"}}}}))
-    result = run_playbook("-i", str(extra), "-e", json.dumps({"docker_registry_mirrors": NEW_MIRRORS}))
-    output = result.stdout + result.stderr
-    assert result.returncode != 0, output
-    assert "/appdata/other, which is not empty" in output, output
-    assert changed_counts(result) == {"node1": 0, "node2": 0}, output
-    assert "Docker Root Dir: /var/lib/docker" in docker_info(h)
-    assert h.file("/appdata/other/file").content_string == "precious\n"
-
-
-def test_a_move_under_a_running_container_is_refused(tmp_path):
-    h = node("node2")
-    h.check_output(f"docker run --detach --name corral-busy {BUSYBOX} sleep 600")
+def test_a_move_onto_a_non_empty_target_or_under_a_running_container_is_refused(tmp_path):
+    """One run: node1's new data root holds files that are no copy of Docker's, node2 runs a
+    container. Each node is refused with its own message; nothing changes on either."""
+    node1, node2 = node("node1"), node("node2")
+    node1.check_output("mkdir -p /appdata/other && echo precious > /appdata/other/file")
+    node2.check_output(f"docker run --detach --name corral-busy {BUSYBOX} sleep 600")
     try:
-        # node2 only: an inventory source of its own, as above.
-        extra = tmp_path / "node2.yml"
-        extra.write_text(json.dumps({"all": {"hosts": {"node2": {"docker_data_root": NEW_ROOT}}}}))
+        # An inventory source of its own: each node its own data root.
+        extra = tmp_path / "data-roots.yml"
+        extra.write_text(json.dumps({"all": {"hosts": {"node1": {"docker_data_root": "/appdata/other"},
+                                                       "node2": {"docker_data_root": NEW_ROOT}}}}))
         result = run_playbook("-i", str(extra), "-e", json.dumps({"docker_registry_mirrors": NEW_MIRRORS}))
         output = result.stdout + result.stderr
         assert result.returncode != 0, output
+        assert "/appdata/other, which is not empty" in output, output
         assert "where 1 container(s) run" in output and "docker stop" in output, output
         assert changed_counts(result) == {"node1": 0, "node2": 0}, output
-        assert "Docker Root Dir: /var/lib/docker" in docker_info(h)
-        assert h.check_output("docker inspect --format '{{.State.Running}}' corral-busy") == "true"
-        assert not h.file(NEW_ROOT).exists
+        assert "Docker Root Dir: /var/lib/docker" in docker_info(node1)
+        assert node1.file("/appdata/other/file").content_string == "precious\n"
+        assert "Docker Root Dir: /var/lib/docker" in docker_info(node2)
+        assert node2.check_output("docker inspect --format '{{.State.Running}}' corral-busy") == "true"
+        assert not node2.file(NEW_ROOT).exists
     finally:
-        h.check_output("docker rm --force corral-busy")
+        node2.check_output("docker rm --force corral-busy")
 
 
 def test_the_data_root_moves_with_its_images_and_a_rerun_changes_nothing():
