@@ -26,6 +26,13 @@ options:
     type: list
     elements: dict
     default: []
+  services:
+    description:
+      - systemd services, each unit name mapped to the binary its main process runs. A running
+        service is listed in RV(restart) when that binary is in RV(differ) (about to be replaced) or
+        has been replaced since the service started (a run that was stopped before its restarts).
+    type: dict
+    default: {}
 author:
   - corral.cluster maintainers (@corral)
 """
@@ -51,6 +58,13 @@ directories_differ:
   elements: str
 missing_parents:
   description: Those of the paths in RV(differ) whose directory does not exist (yet).
+  returned: always
+  type: list
+  elements: str
+restart:
+  description:
+    - The units of O(services) that run and whose binary differs or was replaced after they started,
+      in input order.
   returned: always
   type: list
   elements: str
@@ -107,9 +121,45 @@ def directories_differing(directories: list) -> list:
             if not os.path.isdir(str(item["path"])) or attributes_differ(str(item["path"]), item)]
 
 
+def main_pids(run_command, units: list) -> dict:
+    """{unit: main PID} from one `systemctl show` (0 for a unit that is not running or not there)."""
+    if not units:
+        return {}
+    rc, out, _err = run_command(["systemctl", "show", "--property=Id,MainPID", "--", *units])
+    pids, unit_id = {}, None
+    for line in out.splitlines() if rc == 0 else []:
+        key, _sep, value = line.partition("=")
+        if key == "Id":
+            unit_id = value[:-len(".service")] if value.endswith(".service") else value
+        elif key == "MainPID" and unit_id is not None:
+            pids[unit_id] = int(value or 0)
+    return {unit: pids.get(unit, 0) for unit in units}
+
+
+def restarting(services: dict, differ: list, pids: dict, readlink=os.readlink) -> list:
+    """The units that run their binary while it differs from the sum (it is about to be replaced)
+    or after it was replaced (the kernel names the running file "PATH (deleted)")."""
+    out = []
+    for unit, path in services.items():
+        unit, path, pid = str(unit), str(path), pids.get(str(unit), 0)
+        if not pid:
+            continue
+        try:
+            exe = readlink(f"/proc/{pid}/exe")
+        except OSError:  # gone since systemctl answered
+            continue
+        deleted = exe.endswith(" (deleted)")
+        if deleted:
+            exe = exe[:-len(" (deleted)")]
+        if exe == path and (deleted or path in differ):
+            out.append(unit)
+    return out
+
+
 def main() -> None:
     module = AnsibleModule(argument_spec={"files": {"type": "list", "elements": "dict", "required": True},
-                                          "directories": {"type": "list", "elements": "dict", "default": []}},
+                                          "directories": {"type": "list", "elements": "dict", "default": []},
+                                          "services": {"type": "dict", "default": {}}},
                            supports_check_mode=True)
     for option, required in (("files", {"path", "sha256"}), ("directories", {"path"})):
         for item in module.params[option]:
@@ -119,7 +169,9 @@ def main() -> None:
                 module.fail_json(msg=f"{option}: the mode of {item['path']} must be an octal string such as "
                                      f"\"0600\", got {item['mode']!r}")
     differ = differing(module.params["files"])
-    module.exit_json(changed=False, differ=differ,
+    services = module.params["services"]
+    pids = main_pids(module.run_command, [str(unit) for unit in services])
+    module.exit_json(changed=False, differ=differ, restart=restarting(services, differ, pids),
                      directories_differ=directories_differing(module.params["directories"]),
                      missing_parents=[path for path in differ if not os.path.isdir(os.path.dirname(path))])
 

@@ -49,3 +49,44 @@ def test_directories_missing_or_with_another_mode_are_listed(tmp_path):
                    {"path": str(tmp_path / "afile")}]
     assert directories_differing(directories) == [str(tmp_path / "private"), str(tmp_path / "missing"),
                                                   str(tmp_path / "afile")]
+
+
+# --- services that run a binary about to be replaced, or replaced since they started -----------
+
+from ansible_collections.corral.cluster.plugins.modules.file_digests import main_pids, restarting  # noqa: E402
+
+
+def test_main_pids_read_from_one_systemctl_call():
+    calls = []
+
+    def run_command(argv):
+        calls.append(argv)
+        return 0, ("Id=kubelet.service\nMainPID=4242\n\nId=kube-proxy.service\nMainPID=0\n\n"
+                   "Id=flanneld.service\nMainPID=\n"), ""
+
+    assert main_pids(run_command, ["kubelet", "kube-proxy", "flanneld", "etcd"]) == {
+        "kubelet": 4242, "kube-proxy": 0, "flanneld": 0, "etcd": 0}
+    assert calls == [["systemctl", "show", "--property=Id,MainPID", "--", "kubelet", "kube-proxy", "flanneld", "etcd"]]
+    assert main_pids(run_command, []) == {} and len(calls) == 1
+
+
+def test_a_running_service_restarts_when_its_binary_differs_or_was_replaced_since_it_started():
+    links = {"/proc/11/exe": "/usr/local/bin/kubelet",              # about to be replaced (in differ)
+             "/proc/12/exe": "/usr/local/bin/kube-proxy (deleted)",  # replaced by an earlier run
+             "/proc/13/exe": "/usr/local/bin/etcd",                  # up to date
+             "/proc/14/exe": "/usr/bin/containerd"}                  # another containerd (Docker's)
+
+    def readlink(path):
+        if path not in links:
+            raise FileNotFoundError(path)
+        return links[path]
+
+    services = {"kubelet": "/usr/local/bin/kubelet", "kube-proxy": "/usr/local/bin/kube-proxy",
+                "etcd": "/usr/local/bin/etcd", "containerd": "/usr/local/bin/containerd",
+                "flanneld": "/usr/local/bin/flanneld", "kube-apiserver": "/usr/local/bin/kube-apiserver"}
+    differ = ["/usr/local/bin/kubelet", "/usr/local/bin/containerd", "/usr/local/bin/flanneld",
+              "/usr/local/bin/kube-apiserver"]
+    pids = {"kubelet": 11, "kube-proxy": 12, "etcd": 13, "containerd": 14, "flanneld": 0, "kube-apiserver": 15}
+    # flanneld does not run (a fresh host: its first start runs the new binary); kube-apiserver's
+    # process is gone since systemctl answered.
+    assert restarting(services, differ, pids, readlink=readlink) == ["kubelet", "kube-proxy"]
