@@ -8,7 +8,7 @@ from typing import Any, Mapping
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.corral.cluster.plugins.module_utils import kubernetes, pod_network
+from ansible_collections.corral.cluster.plugins.module_utils import kubernetes, pod_network, upgrade
 
 DOCUMENTATION = r"""
 name: kube_args
@@ -113,6 +113,15 @@ def kubeconfig(user: str, cluster_name: str, server: str, pki_dir: str, cert: st
     }
 
 
+def release_problems(target: str, control_planes: Mapping[str, Any], kubelets: Mapping[str, Any] | None = None,
+                     upgrading: bool = False) -> list[str]:
+    """What refuses a run for the Kubernetes release: upgrade.yml's skew rules (upgrading), or
+    site.yml's refusal to change the release of a running cluster (module_utils/upgrade.py)."""
+    if upgrading:
+        return upgrade.upgrade_problems(target, control_planes, kubelets or {})
+    return upgrade.site_problems(target, control_planes)
+
+
 class FilterModule:
     def filters(self) -> dict[str, Any]:
         return {
@@ -120,4 +129,5 @@ class FilterModule:
             "kube_config": kube_config,
             "pod_routes": pod_routes,
             "kubeconfig": kubeconfig,
+            "release_problems": release_problems,
         }
