@@ -7,7 +7,7 @@ import pytest
 import yaml
 
 ROLES = Path(__file__).resolve().parents[3] / "roles"
-PYTHON_TYPES = {"bool": bool, "str": str, "int": int, "list": list, "dict": dict}
+PYTHON_TYPES = {"bool": bool, "str": str, "int": int, "list": list, "dict": dict, "raw": object}
 
 
 def load(path: Path):
