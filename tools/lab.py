@@ -30,7 +30,7 @@ SUITE = "bookworm"
 # their labs, molecule scenarios included, never collide. Unset or 0: the names as given.
 LAB_NS = int(os.environ.get("CORRAL_LAB_NS") or 0)
 # The artifact sets of tools/lab_artifacts.py, by Kubernetes minor: the lab deploys one.
-KUBERNETES_SETS = ("1.36", "1.20")
+KUBERNETES_SETS = ("1.36", "1.35", "1.20")
 
 # Packages of the node image: what a minimal real host has, plus what the lab needs to
 # reach it (sshd, sudo, python3 for Ansible). Everything else is the roles' job.
@@ -680,7 +680,8 @@ def parser() -> argparse.ArgumentParser:
                         "(needs systemd, sshd, sudo, python3)")
         sp.add_argument("--kubernetes", choices=KUBERNETES_SETS, default=KUBERNETES_SETS[0],
                         help="the artifact set the inventory deploys: 1.36 (current: Kubernetes 1.36, containerd 2, "
-                        "etcd 3.6, from their Go modules) or 1.20 (the seeds' era, from Debian's packages); "
+                        "etcd 3.6, from their Go modules), 1.35 (the previous minor release, with the rest of 1.36: "
+                        "what an upgrade starts from) or 1.20 (the seeds' era, from Debian's packages); "
                         f"default {KUBERNETES_SETS[0]}")
         sp.add_argument("--docker-nodes", type=int, default=0,
                         help="how many of the workers (the last ones) run Docker Engine through cri-dockerd "

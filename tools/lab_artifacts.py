@@ -7,6 +7,8 @@ upstream sites would be (<mirror>/<upstream host>/<upstream path>):
 - set "1.36" (current, the default): Kubernetes v1.36.4, containerd 2, runc, crictl, etcd 3.6,
   the CNI plugins and cri-dockerd, each compiled from its own Go module (tools/lab_gobuild.py),
   and the pause image from the Kubernetes module's own pause.c;
+- set "1.35" (the previous minor release, what the upgrade test starts from): Kubernetes v1.35.8
+  from its Go module, with every other artifact of set "1.36" (an upgrade changes Kubernetes only);
 - set "1.20" (the seeds' era: Rancher 2.5, dockershim): Kubernetes v1.20.2 compiled from
   Debian's `kubernetes` source package (the full upstream tree with vendor/), etcd, containerd,
   runc and the CNI plugins from Debian's binary packages.
@@ -40,7 +42,9 @@ from lab_network import NETWORK_PUBLISHED, network_recipes, publish_network
 
 ARCH = "amd64"
 CURRENT = "1.36"
-SETS = ("1.36", "1.20")
+PREVIOUS = "1.35"
+# In build order: the previous set reuses the current one's artifacts.
+SETS = ("1.36", "1.35", "1.20")
 KUBERNETES_BINARIES = ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubelet",
                        "kube-proxy", "kubectl")
 # Every set has these entries in artifacts.json (a set without one of them is built again).
@@ -318,6 +322,7 @@ def debian_set(workdir: Path) -> dict[str, dict]:
 # ---------------------------------------------------------------- set 1.36: Go modules
 
 KUBERNETES_VERSION = "1.36.4"
+PREVIOUS_KUBERNETES_VERSION = "1.35.8"
 
 
 def kubernetes_recipe(version: str) -> GoBuild:
@@ -457,11 +462,24 @@ def current_set(workdir: Path) -> dict[str, dict]:
     return manifest
 
 
+def previous_set(_workdir: Path) -> dict[str, dict]:
+    """Kubernetes of the previous minor release, and every other artifact of the current set (the
+    same files: an upgrade from this set to the current one changes Kubernetes only)."""
+    current = read_manifest()["sets"].get(CURRENT)
+    if not complete(CURRENT):
+        raise SystemExit(f"set {PREVIOUS} reuses set {CURRENT}: build it first (tools/lab artifacts --set {CURRENT})")
+    manifest = {name: item for name, item in current.items() if name not in KUBERNETES_BINARIES}
+    manifest.update(publish_kubernetes(PREVIOUS_KUBERNETES_VERSION,
+                                       go_build(kubernetes_recipe(PREVIOUS_KUBERNETES_VERSION)) / "bin"))
+    return manifest
+
+
 # ---------------------------------------------------------------- all of it
 
-BUILDERS = {"1.36": (current_set, PUBLISHED_CURRENT), "1.20": (debian_set, PUBLISHED)}
-# The Docker static tarball of the sets that do not build their own.
-OWN_DOCKER = {"1.36"}
+BUILDERS = {"1.36": (current_set, PUBLISHED_CURRENT), "1.35": (previous_set, PUBLISHED_CURRENT),
+            "1.20": (debian_set, PUBLISHED)}
+# The sets that do not take the Docker static tarball of Debian's docker.io (bookworm).
+OWN_DOCKER = {"1.36", "1.35"}
 
 
 def read_manifest() -> dict:
@@ -487,6 +505,8 @@ def complete(set_name: str) -> bool:
 
 def recipe_key(set_name: str) -> dict:
     """What a set is built from: a change publishes the set again."""
+    if set_name == PREVIOUS:
+        return {**recipe_key(CURRENT), "kubernetes": kubernetes_recipe(PREVIOUS_KUBERNETES_VERSION).key()}
     if set_name == "1.20":
         return {"source": DEBIAN_KUBERNETES_SOURCE, "pause": DEBIAN_PAUSE_IMAGE, "busybox": BUSYBOX_REPOSITORY,
                 "crictl": CURRENT_RECIPES["crictl"].key(),
