@@ -256,7 +256,7 @@ chmod 0600 "$home/.ssh/authorized_keys"
 
     def up(self, nodes: int, control_planes: int, subnet: str, image: str,
            inventory_file: Path | None = None, rancher: bool = False, kubernetes: str = KUBERNETES_SETS[0],
-           docker_nodes: int = 0, python36: list[str] | None = None) -> dict[str, str]:
+           docker_nodes: int = 0, python36: list[str] | None = None, upgrade_to: str | None = None) -> dict[str, str]:
         if control_planes < 1 or control_planes > nodes:
             raise SystemExit("--control-planes must be between 1 and --nodes")
         if rancher and kubernetes != "1.20":
@@ -293,7 +293,8 @@ chmod 0600 "$home/.ssh/authorized_keys"
             if node in (python36 or []):
                 interpreters[node] = self.install_python36(node)
         self.write_inventory(addresses, control_planes, str(net.network_address + 1), inventory_file, standin,
-                             kubernetes=kubernetes, docker_runtime=docker_runtime, interpreters=interpreters)
+                             kubernetes=kubernetes, docker_runtime=docker_runtime, interpreters=interpreters,
+                             upgrade_to=upgrade_to)
         return addresses
 
     def install_file(self, node: str, path: str, text: str, mode: str = "0755") -> None:
@@ -316,8 +317,12 @@ chmod 0600 "$home/.ssh/authorized_keys"
 
     def write_inventory(self, addresses: dict[str, str], control_planes: int, gateway: str,
                         path: Path | None, standin: Path | None = None, kubernetes: str = KUBERNETES_SETS[0],
-                        docker_runtime: list[str] | tuple = (), interpreters: dict[str, str] | None = None) -> Path:
-        """An inventory in the collection's group model, as a user would write one."""
+                        docker_runtime: list[str] | tuple = (), interpreters: dict[str, str] | None = None,
+                        upgrade_to: str | None = None) -> Path:
+        """An inventory in the collection's group model, as a user would write one. With upgrade_to, it
+        deploys the set `kubernetes` and holds the settings of the set an upgrade goes to in
+        corral_lab_upgrade_to (a lab-only variable for the tests: extra variables of upgrade.yml), the sums
+        of both sets in artifacts_checksums."""
         names = [name for name in addresses if name != RANCHER_HOST]
         control = names[:control_planes]
         workers = names[control_planes:] or control
@@ -344,7 +349,7 @@ chmod 0600 "$home/.ssh/authorized_keys"
                 "cluster_state_dir": str(self.dir / "state"),
                 **NESTED_NODE_SETTINGS,
                 **LAB_KUBELET_SETTINGS,
-                **artifact_settings(kubernetes),
+                **upgrade_settings(kubernetes, upgrade_to),
             },
             "children": {
                 "etcd": {"hosts": host(control)},
@@ -565,6 +570,20 @@ def catalog_names() -> set[str]:
     return set(yaml.safe_load(catalog.read_text())["__artifacts_catalog"])
 
 
+def upgrade_settings(kubernetes: str, upgrade_to: str | None) -> dict:
+    """artifact_settings of the set deployed, and with upgrade_to those of the set an upgrade goes to
+    under corral_lab_upgrade_to, the sums of both in artifacts_checksums of each."""
+    settings = artifact_settings(kubernetes)
+    if not upgrade_to:
+        return settings
+    target = artifact_settings(upgrade_to)
+    checksums = {name: {**settings.get("artifacts_checksums", {}).get(name, {}), **sums}
+                 for name, sums in target.get("artifacts_checksums", {}).items()}
+    checksums = {**settings.get("artifacts_checksums", {}), **checksums}
+    return {**settings, "artifacts_checksums": checksums,
+            "corral_lab_upgrade_to": {**target, "artifacts_checksums": checksums}}
+
+
 def artifact_settings(kubernetes: str) -> dict:
     """Deploy a set that `tools/lab artifacts` built, from its offline mirror, with its sums."""
     manifest_file = MIRROR / "artifacts.json"
@@ -611,11 +630,12 @@ def cmd_up(args: argparse.Namespace) -> Lab:
     if args.artifacts:
         import lab_artifacts  # noqa: PLC0415  (slow to build the first time: only when asked)
 
-        lab_artifacts.build((args.kubernetes,))
+        lab_artifacts.build(tuple(name for name in KUBERNETES_SETS if name in (args.kubernetes, args.upgrade_to)))
     lab = Lab(args.name)
     started = time.monotonic()
     addresses = lab.up(args.nodes, args.control_planes, args.subnet, image, args.inventory_file, args.rancher,
-                       kubernetes=args.kubernetes, docker_nodes=args.docker_nodes, python36=args.python36)
+                       kubernetes=args.kubernetes, docker_nodes=args.docker_nodes, python36=args.python36,
+                       upgrade_to=args.upgrade_to)
     log(f"Lab '{lab.name}' is up in {time.monotonic() - started:.0f} s: "
         + ", ".join(f"{n}={a}" for n, a in addresses.items()))
     print(lab.inventory_path())
@@ -683,6 +703,9 @@ def parser() -> argparse.ArgumentParser:
                         "etcd 3.6, from their Go modules), 1.35 (the previous minor release, with the rest of 1.36: "
                         "what an upgrade starts from) or 1.20 (the seeds' era, from Debian's packages); "
                         f"default {KUBERNETES_SETS[0]}")
+        sp.add_argument("--upgrade-to", choices=KUBERNETES_SETS,
+                        help="also the settings of this set under corral_lab_upgrade_to (the extra variables of "
+                        "an upgrade.yml run to it), the sums of both sets in the inventory")
         sp.add_argument("--docker-nodes", type=int, default=0,
                         help="how many of the workers (the last ones) run Docker Engine through cri-dockerd "
                         "instead of containerd (default: 0)")

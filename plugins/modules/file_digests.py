@@ -122,17 +122,18 @@ def directories_differing(directories: list) -> list:
 
 
 def main_pids(run_command, units: list) -> dict:
-    """{unit: main PID} from one `systemctl show` (0 for a unit that is not running or not there)."""
+    """{unit: main PID} from one `systemctl show` (0 for a unit that is not running or not there).
+    systemctl prints a block of properties per unit, blank-line separated, in its own order."""
     if not units:
         return {}
     rc, out, _err = run_command(["systemctl", "show", "--property=Id,MainPID", "--", *units])
-    pids, unit_id = {}, None
-    for line in out.splitlines() if rc == 0 else []:
-        key, _sep, value = line.partition("=")
-        if key == "Id":
-            unit_id = value[:-len(".service")] if value.endswith(".service") else value
-        elif key == "MainPID" and unit_id is not None:
-            pids[unit_id] = int(value or 0)
+    pids = {}
+    for block in out.split("\n\n") if rc == 0 else []:
+        properties = dict(line.partition("=")[::2] for line in block.splitlines() if "=" in line)
+        unit_id = properties.get("Id", "")
+        if unit_id.endswith(".service"):
+            unit_id = unit_id[:-len(".service")]
+        pids[unit_id] = int(properties.get("MainPID") or 0)
     return {unit: pids.get(unit, 0) for unit in units}
 
 

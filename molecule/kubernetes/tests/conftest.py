@@ -3,11 +3,14 @@
 import json
 import os
 import subprocess
+import threading
+import time
+import urllib.request
 
 import pytest
 import yaml
 
-from test_cluster import BUSYBOX, INVENTORY, LAB_VARS, NODES, PROJECT, WEB_SERVER, kubectl
+from test_cluster import ADDRESS, BUSYBOX, CONTROL_PLANES, INVENTORY, LAB_VARS, NODES, PROJECT, WEB_SERVER, kubectl
 
 # The scenario's settings (molecule.yml: provisioner.inventory.group_vars.all) over the lab's.
 SCENARIO = PROJECT / "molecule" / os.environ["MOLECULE_SCENARIO_NAME"] / "molecule.yml"
@@ -15,6 +18,7 @@ SCENARIO_VARS = (((yaml.safe_load(SCENARIO.read_text()).get("provisioner") or {}
                  .get("group_vars") or {}).get("all") or {}
 SETTINGS = {**LAB_VARS, **SCENARIO_VARS}
 NET_NAMESPACE = "corral-e2e-net"
+STEADY_NAMESPACE = "corral-e2e-day2"
 
 
 @pytest.fixture(scope="session")
@@ -58,7 +62,86 @@ def run_site(extra_vars, *args, playbook="site.yml"):
                           capture_output=True, text=True, timeout=900, check=False)
 
 
+class Probe(threading.Thread):
+    """GET the URL five times a second until stopped; counts the answers and the failures."""
+
+    def __init__(self, url):
+        super().__init__(daemon=True)
+        self.url, self.ok, self.failed, self.errors = url, 0, 0, []
+        self._stop_event = threading.Event()
+
+    def run(self):
+        while not self._stop_event.is_set():
+            try:
+                with urllib.request.urlopen(self.url, timeout=2) as response:
+                    response.read()
+                self.ok += 1
+            except OSError as error:
+                self.failed += 1
+                self.errors.append(f"{time.strftime('%H:%M:%S')} {error}")
+            self._stop_event.wait(0.2)
+
+    def __enter__(self):
+        self.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop_event.set()
+        self.join()
+
+    def report(self, what):
+        print(f"{what}: {self.ok + self.failed} requests, {self.failed} failed {self.errors[:5]}")
+
+
+@pytest.fixture(scope="session")
+def steady():
+    """What the day-2 operations are probed through (test_upgrade.py, then test_operations.py): two replicas
+    spread over the workers behind a NodePort, a PodDisruptionBudget that lets a drain evict one at a time;
+    each keeps answering for 15 s after it is told to stop (preStop), so that every kube-proxy has dropped it
+    before it stops. 5 s were not enough once in CI on this 2-core machine: one request refused while
+    node1's kube-proxy caught up. The readiness probe tolerates a loaded machine (5 s to answer, 10
+    misses): with kubelet's default 1 s, one request in 447 was refused once while this machine ran a
+    second lab, the only ready replica maybe marked NotReady for a moment. Yields the URL probed, through a node that stays (the first control
+    plane: kube-proxy there forwards to the endpoints wherever they run)."""
+    manifest = {"apiVersion": "v1", "kind": "List", "items": [
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": STEADY_NAMESPACE}},
+        {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "steady", "namespace": STEADY_NAMESPACE},
+         "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "steady"}},
+                  "template": {"metadata": {"labels": {"app": "steady"}}, "spec": {
+                      "terminationGracePeriodSeconds": 30,
+                      "affinity": {"podAntiAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [{
+                          "weight": 100, "podAffinityTerm": {"topologyKey": "kubernetes.io/hostname",
+                                                             "labelSelector": {"matchLabels": {"app": "steady"}}}}]}},
+                      "containers": [{
+                          "name": "web", "image": BUSYBOX, "imagePullPolicy": "Never",
+                          "command": WEB_SERVER,
+                          "readinessProbe": {"tcpSocket": {"port": 8080}, "periodSeconds": 1,
+                                             "timeoutSeconds": 5, "failureThreshold": 10},
+                          "lifecycle": {"preStop": {"exec": {"command": ["sleep", "15"]}}}}]}}}},
+        {"apiVersion": "policy/v1", "kind": "PodDisruptionBudget", "metadata": {"name": "steady", "namespace": STEADY_NAMESPACE},
+         "spec": {"minAvailable": 1, "selector": {"matchLabels": {"app": "steady"}}}},
+        {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "steady", "namespace": STEADY_NAMESPACE},
+         "spec": {"type": "NodePort", "selector": {"app": "steady"}, "ports": [{"port": 80, "targetPort": 8080}]}},
+    ]}
+    kubectl("apply", "-f", "-", stdin=json.dumps(manifest))
+    kubectl("rollout", "status", "-n", STEADY_NAMESPACE, "deployment/steady", "--timeout=180s", timeout=200)
+    assert sorted(pod_nodes()) == sorted(n for n in NODES if n not in CONTROL_PLANES)
+    service = json.loads(kubectl("get", "service", "-n", STEADY_NAMESPACE, "steady", "-o", "json").stdout)
+    yield f"http://{ADDRESS[CONTROL_PLANES[0]]}:{service['spec']['ports'][0]['nodePort']}/"
+    kubectl("delete", "namespace", STEADY_NAMESPACE, "--wait=false", check=False)
+
+
+def pod_nodes():
+    """The nodes of the Deployment's ready pods."""
+    pods = json.loads(kubectl("get", "pods", "-n", STEADY_NAMESPACE, "-l", "app=steady", "-o", "json").stdout)["items"]
+    return [p["spec"]["nodeName"] for p in pods
+            if p["metadata"].get("deletionTimestamp") is None
+            and any(c["type"] == "Ready" and c["status"] == "True" for c in p["status"].get("conditions", ()))]
+
+
 def pytest_collection_modifyitems(items):
-    """The day-2 operations (test_operations.py) change the cluster under the other modules' fixtures
-    (pods replaced, a node removed and added back): they run last."""
-    items.sort(key=lambda item: item.module.__name__ == "test_operations")
+    """The upgrade (test_upgrade.py) runs first: the other modules check the release it ends at. The day-2
+    operations (test_operations.py) change the cluster under the other modules' fixtures (pods replaced, a
+    node removed and added back): they run last."""
+    order = {"test_upgrade": 0, "test_operations": 2}
+    items.sort(key=lambda item: order.get(item.module.__name__, 1))

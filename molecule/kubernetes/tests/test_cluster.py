@@ -24,7 +24,8 @@ LAB_VARS = LAB_INVENTORY["all"]["vars"]
 STATE_DIR = Path(LAB_VARS["cluster_state_dir"])
 KUBECONFIG = STATE_DIR / "admin.conf"
 MIRROR = Path(LAB_VARS["artifacts_mirror_url"].removeprefix("file://"))
-VERSION = LAB_VARS["cluster_kubernetes_version"]
+# The release the scenario ends at: the one test_upgrade.py upgrades to, if the lab has one.
+VERSION = LAB_VARS.get("corral_lab_upgrade_to", LAB_VARS)["cluster_kubernetes_version"]
 KUBECTL = str(MIRROR / "dl.k8s.io" / "release" / f"v{VERSION}" / "bin" / "linux" / "amd64" / "kubectl")
 BUSYBOX = next(a["image"] for a in LAB_VARS["node_image_archives"] if "busybox" in a["image"])
 NAMESPACE = "corral-e2e"

@@ -61,7 +61,8 @@ def test_main_pids_read_from_one_systemctl_call():
 
     def run_command(argv):
         calls.append(argv)
-        return 0, ("Id=kubelet.service\nMainPID=4242\n\nId=kube-proxy.service\nMainPID=0\n\n"
+        # systemd's order, not the one asked for (MainPID first), as systemd 252 prints it.
+        return 0, ("MainPID=4242\nId=kubelet.service\n\nMainPID=0\nId=kube-proxy.service\n\n"
                    "Id=flanneld.service\nMainPID=\n"), ""
 
     assert main_pids(run_command, ["kubelet", "kube-proxy", "flanneld", "etcd"]) == {

@@ -1,0 +1,74 @@
+"""Upgrade on the running cluster of the kubernetes scenario: deployed at the previous minor release (the
+lab's set 1.35), upgraded with upgrade.yml to the current one (set 1.36) while a Deployment behind a
+NodePort is probed from the controller five times a second; every failed request is counted.
+
+Runs first (conftest.py orders it): the other modules check the release it ends at. Afterwards the
+scenario's inventory holds the new release, as an operator's would (site.yml keeps the running release)."""
+
+import json
+import re
+import time
+
+import pytest
+
+from conftest import Probe, run_site
+from test_cluster import INVENTORY, LAB_VARS, NODES, STATE_DIR, kubectl
+
+# The settings of the set the lab's inventory upgrades to (tools/lab.py --upgrade-to).
+TARGET = LAB_VARS.get("corral_lab_upgrade_to")
+pytestmark = pytest.mark.skipif(not TARGET, reason="this scenario's lab was made without --upgrade-to")
+
+
+def release(text):
+    return re.search(r"v?(\d+\.\d+\.\d+)", text).group(1)
+
+
+def node_releases():
+    nodes = json.loads(kubectl("get", "nodes", "-o", "json").stdout)["items"]
+    return {n["metadata"]["name"]: release(n["status"]["nodeInfo"]["kubeletVersion"]) for n in nodes}
+
+
+def test_site_yml_refuses_to_change_the_release_and_names_upgrade_yml():
+    result = run_site({"cluster_kubernetes_version": TARGET["cluster_kubernetes_version"],
+                       "artifacts_checksums": TARGET["artifacts_checksums"]})
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output[-3000:]
+    assert re.findall(r"^PLAY \[(.+?)\]", output, re.M) == ["Preflight checks"], output[-3000:]
+    assert f"cluster_kubernetes_version is {TARGET['cluster_kubernetes_version']}, but kube-apiserver runs another " \
+           f"release on" in output, output[-3000:]
+    assert "run upgrade.yml" in output
+
+
+def test_upgrade_to_the_next_minor_release_under_a_steady_load(steady):
+    before = node_releases()
+    assert set(before.values()) == {LAB_VARS["cluster_kubernetes_version"]}, before
+    snapshots = set((STATE_DIR / "backups" / "etcd").glob("snapshot-*.db"))
+    started = time.monotonic()
+    with Probe(steady) as probe:
+        result = run_site(TARGET, playbook="upgrade.yml")
+    probe.report(f"upgrade.yml ({time.monotonic() - started:.0f} s)")
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+    wanted = TARGET["cluster_kubernetes_version"]
+    assert node_releases() == {name: wanted for name in NODES}
+    assert release(json.loads(kubectl("version", "-o", "json").stdout)["serverVersion"]["gitVersion"]) == wanted
+    # An etcd snapshot was taken first; every node is schedulable again.
+    assert set((STATE_DIR / "backups" / "etcd").glob("snapshot-*.db")) - snapshots
+    nodes = json.loads(kubectl("get", "nodes", "-o", "json").stdout)["items"]
+    assert not [n["metadata"]["name"] for n in nodes if n["spec"].get("unschedulable")]
+    assert probe.failed == 0, probe.errors
+    # The operator's inventory now says the new release (the rest of the scenario runs with it).
+    lab_file = INVENTORY / "lab.yml"
+    header, body = lab_file.read_text().split("\n", 1)
+    inventory = json.loads(body)
+    inventory["all"]["vars"].update(TARGET)
+    del inventory["all"]["vars"]["corral_lab_upgrade_to"]
+    lab_file.write_text(header + "\n" + json.dumps(inventory, indent=2) + "\n")
+
+
+def test_site_yml_with_the_new_release_changes_nothing():
+    """The upgraded cluster is what site.yml builds at the new release: a re-run changes nothing (this
+    stands for the scenario's idempotence step, which would prove it at the old release)."""
+    result = run_site({})
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+    changed = {host: int(n) for host, n in re.findall(r"^(\S+)\s+: ok=\d+\s+changed=(\d+)", result.stdout, re.M)}
+    assert changed and set(changed.values()) == {0}, result.stdout[-6000:]
