@@ -32,7 +32,10 @@ SUITE = "bookworm"
 EE_PACKAGES = ["python3", "python3-pip", "python3-venv", "ca-certificates", "openssh-client"]
 EE_FILE = ROOT / "execution-environment.yml"
 EE_DIR = ROOT / "ee"
-BUILDER_VENV = ROOT / ".cache" / "venv-ee"
+# ansible-builder's venv and the wheelhouse live in the lab's cache, keyed by their pins: every
+# checkout (a fresh CI clone too) reuses them.
+BUILDER_VENVS = CACHE / "ee-builder"
+WHEELHOUSES = CACHE / "ee-wheels"
 BUILDER_REQUIREMENTS = ROOT / "tests" / "requirements-ee.txt"
 # Packages ansible-builder's own stages install besides the EE's dependencies.
 BUILDER_STAGE_PACKAGES = ["bindep", "pyyaml", "packaging", "dumb-init==1.2.5", "setuptools", "wheel"]
@@ -52,16 +55,15 @@ def ensure_base() -> str:
 
 
 def builder_venv() -> Path:
-    """ansible-builder and ansible-runner in a venv of their own, reinstalled when their pins change."""
-    want = hashlib.sha256(BUILDER_REQUIREMENTS.read_bytes()).hexdigest()
-    stamp = BUILDER_VENV / ".requirements.sha256"
-    if not stamp.exists() or stamp.read_text() != want:
-        shutil.rmtree(BUILDER_VENV, ignore_errors=True)
-        run(sys.executable, "-m", "venv", str(BUILDER_VENV))
-        run(str(BUILDER_VENV / "bin" / "pip"), "install", "-q", "--disable-pip-version-check",
+    """ansible-builder and ansible-runner in a venv of their own, one per set of pins."""
+    venv = BUILDER_VENVS / hashlib.sha256(BUILDER_REQUIREMENTS.read_bytes()).hexdigest()[:16]
+    if not (venv / ".complete").exists():
+        shutil.rmtree(venv, ignore_errors=True)
+        run(sys.executable, "-m", "venv", str(venv))
+        run(str(venv / "bin" / "pip"), "install", "-q", "--disable-pip-version-check",
             "-r", str(BUILDER_REQUIREMENTS))
-        stamp.write_text(want)
-    return BUILDER_VENV / "bin"
+        (venv / ".complete").touch()
+    return venv / "bin"
 
 
 def ee_requirements() -> list[str]:
@@ -76,18 +78,23 @@ def ee_requirements() -> list[str]:
 
 
 def fill_wheelhouse() -> None:
-    """ee/wheels: a wheel for every requirement and its dependencies (cached by pip)."""
+    """ee/wheels: a wheel for every requirement and its dependencies, from a wheelhouse per set of pins."""
+    wanted = ee_requirements()
+    cached = WHEELHOUSES / hashlib.sha256("\n".join(wanted).encode()).hexdigest()[:16]
+    if not (cached / ".complete").exists():
+        log(f"Filling the EE wheelhouse {cached} from PyPI")
+        shutil.rmtree(cached, ignore_errors=True)
+        cached.mkdir(parents=True)
+        # The base image's Python is Debian bookworm's 3.11, as is this machine's: wheels built here fit.
+        run(sys.executable, "-m", "pip", "wheel", "-q", "--disable-pip-version-check", "-w", str(cached), *wanted)
+        (cached / ".complete").touch()
     wheels = EE_DIR / "wheels"
-    stamp = wheels / ".requirements"
-    want = "\n".join(ee_requirements())
-    if stamp.exists() and stamp.read_text() == want:
-        return
-    log("Filling the EE wheelhouse ee/wheels from PyPI")
-    for old in wheels.glob("*.whl"):
-        old.unlink()
-    # The base image's Python is Debian bookworm's 3.11, as is this machine's: wheels built here fit.
-    run(sys.executable, "-m", "pip", "wheel", "-q", "--disable-pip-version-check", "-w", str(wheels), *ee_requirements())
-    stamp.write_text(want)
+    have = {path.name for path in wheels.glob("*.whl")}
+    want = {path.name for path in cached.glob("*.whl")}
+    for name in have - want:
+        (wheels / name).unlink()
+    for name in want - have:
+        shutil.copy2(cached / name, wheels / name)
 
 
 def build_collection() -> None:

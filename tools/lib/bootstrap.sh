@@ -39,17 +39,33 @@ corral_start_docker() {
   return 1
 }
 
-# The pinned controller tools, reinstalled only when requirements.txt changes.
-corral_python_venv() {
-  local stamp="$CORRAL_VENV/.requirements.sha256"
-  local want
-  want=$(sha256sum "$CORRAL_ROOT/requirements.txt" | cut -d' ' -f1)
-  if [[ ! -x $CORRAL_VENV/bin/python || "$(cat "$stamp" 2>/dev/null)" != "$want" ]]; then
-    corral_log "Installing the pinned Python tools into $CORRAL_VENV"
-    python3 -m venv "$CORRAL_VENV"
-    "$CORRAL_VENV/bin/pip" install -q --disable-pip-version-check -r "$CORRAL_ROOT/requirements.txt"
-    echo "$want" >"$stamp"
+# A venv of PYTHON with REQUIREMENTS (and the PRE-installed pins, e.g. an older pip) at LINK,
+# a symlink into the user's cache where the venv is keyed by all three: every checkout (a fresh CI
+# clone too) shares one venv per set of pins, built once and rebuilt only when they change.
+#   corral_cached_venv LINK PYTHON REQUIREMENTS [PRE...]
+corral_cached_venv() {
+  local link=$1 python=$2 requirements=$3 key dir
+  shift 3
+  key=$({ "$python" -VV; cat "$requirements"; printf '%s\n' "$@"; } | sha256sum | cut -c1-16) || return 1
+  dir=${XDG_CACHE_HOME:-$HOME/.cache}/corral/venvs/$(basename "$link")-$key
+  mkdir -p "$(dirname "$dir")" || return 1
+  (
+    flock 9 || exit 1
+    [[ -e $dir/.complete ]] && exit 0
+    corral_log "Installing $(basename "$requirements") into $dir"
+    rm -rf "$dir" && "$python" -m venv "$dir" || exit 1
+    if (($#)); then "$dir/bin/pip" install -q --disable-pip-version-check "$@" || exit 1; fi
+    "$dir/bin/pip" install -q --disable-pip-version-check -r "$requirements" || exit 1
+    touch "$dir/.complete"
+  ) 9>"$dir.lock" || return 1
+  if [[ $(readlink "$link") != "$dir" ]]; then
+    rm -rf "$link" && mkdir -p "$(dirname "$link")" && ln -s "$dir" "$link" || return 1
   fi
+}
+
+# The pinned controller tools (requirements.txt).
+corral_python_venv() {
+  corral_cached_venv "$CORRAL_VENV" python3 "$CORRAL_ROOT/requirements.txt" || return 1
   export PATH="$CORRAL_VENV/bin:$PATH"
   export ANSIBLE_CONFIG="$CORRAL_ROOT/ansible.cfg"
 }
@@ -63,21 +79,13 @@ corral_find_python36() {
   [[ -n $found ]] && echo "$found"
 }
 
-# A Python 3.6 venv with the libraries the module_utils use (tests/unit/requirements-py36.txt),
-# rebuilt only when that file changes; exports CORRAL_PYTHON36, which tests/unit/plugins/test_python36.py
-# runs the module_utils with. Without a Python 3.6 those tests are skipped (and say so).
+# A Python 3.6 venv with the libraries the module_utils use (tests/unit/requirements-py36.txt)
+# in .cache/venv-py36; exports CORRAL_PYTHON36, which tests/unit/plugins/test_python36.py runs the
+# module_utils with. Without a Python 3.6 those tests are skipped (and say so).
 corral_python36_venv() {
-  local python venv=$CORRAL_ROOT/.cache/venv-py36 requirements=$CORRAL_ROOT/tests/unit/requirements-py36.txt want
+  local python venv=$CORRAL_ROOT/.cache/venv-py36
   python=$(corral_find_python36) || { corral_log "No Python 3.6 on this machine: the Python 3.6 tests are skipped"; return 0; }
-  want=$(sha256sum "$requirements" | cut -d' ' -f1)
-  if [[ ! -x $venv/bin/python || "$(cat "$venv/.requirements.sha256" 2>/dev/null)" != "$want" ]]; then
-    corral_log "Installing the Python 3.6 test venv into $venv"
-    rm -rf "$venv"
-    "$python" -m venv "$venv" &&
-      "$venv/bin/pip" install -q --disable-pip-version-check 'pip==21.3.1' &&
-      "$venv/bin/pip" install -q --disable-pip-version-check --only-binary=:all: -r "$requirements" || return 1
-    echo "$want" >"$venv/.requirements.sha256"
-  fi
+  corral_cached_venv "$venv" "$python" "$CORRAL_ROOT/tests/unit/requirements-py36.txt" 'pip==21.3.1' || return 1
   export CORRAL_PYTHON36=$venv/bin/python
 }
 

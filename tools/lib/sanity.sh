@@ -17,18 +17,9 @@
 
 CORRAL_ANSIBLE216_VENV=${CORRAL_ANSIBLE216_VENV:-$CORRAL_ROOT/.cache/venv-ansible-2.16}
 
-# The ansible-core 2.16 venv, reinstalled only when its requirements change.
+# The ansible-core 2.16 venv (a link into the user's cache, shared by every checkout).
 corral_ansible216_venv() {
-  local requirements=$CORRAL_ROOT/tests/requirements-ansible-2.16.txt want
-  want=$(sha256sum "$requirements" | cut -d' ' -f1)
-  if [[ ! -x $CORRAL_ANSIBLE216_VENV/bin/ansible-test ||
-        "$(cat "$CORRAL_ANSIBLE216_VENV/.requirements.sha256" 2>/dev/null)" != "$want" ]]; then
-    corral_log "Installing ansible-core 2.16 into $CORRAL_ANSIBLE216_VENV"
-    rm -rf "$CORRAL_ANSIBLE216_VENV"
-    python3 -m venv "$CORRAL_ANSIBLE216_VENV" &&
-      "$CORRAL_ANSIBLE216_VENV/bin/pip" install -q --disable-pip-version-check -r "$requirements" || return 1
-    echo "$want" >"$CORRAL_ANSIBLE216_VENV/.requirements.sha256"
-  fi
+  corral_cached_venv "$CORRAL_ANSIBLE216_VENV" python3 "$CORRAL_ROOT/tests/requirements-ansible-2.16.txt"
 }
 
 # The get-pip stand-in under every name the installed ansible-tests look for (kept if present).
