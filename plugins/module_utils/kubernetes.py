@@ -66,6 +66,13 @@ KUBELET_WEBSOCKET_TRANSLATION = 36
 POD_SECURITY = 23
 POD_SECURITY_CONFIG_V1 = 25
 
+# - kube-apiserver's --shutdown-send-retry-after from 1.22: on a restart (an upgrade, a renewal, a
+#   changed flag) the server answers new requests 429 with Retry-After while the ones in flight end,
+#   then closes its connections within 2 s. Without it, its HTTP server waits up to --request-timeout
+#   (60 s) for long-running watches that never end by themselves: measured on the lab, every restart
+#   took 63 s, 60 of them waiting for the old process to exit.
+SHUTDOWN_SEND_RETRY_AFTER = 22
+
 # TLS 1.2 cipher suites of every TLS server of the cluster (kube-apiserver, kube-controller-manager,
 # kube-scheduler, kubelet, etcd): ECDHE key exchange with AEAD ciphers only, for ECDSA and RSA
 # keys (TLS 1.3 suites are not configurable and all strong). Every release from 1.20 on and etcd
@@ -181,6 +188,8 @@ def apiserver_args(s: Mapping[str, Any]) -> List[str]:
         flags["insecure-port"] = 0
     if since(version, ENCRYPTION_RELOAD):
         flags["encryption-provider-config-automatic-reload"] = True
+    if since(version, SHUTDOWN_SEND_RETRY_AFTER):
+        flags["shutdown-send-retry-after"] = True
     if uses_pod_security(s):
         flags["enable-admission-plugins"] = ["NodeRestriction", "PodSecurity"]
         flags["admission-control-config-file"] = ADMISSION_CONFIG

@@ -71,6 +71,12 @@ def test_encryption_configuration_reload_only_where_supported() -> None:
         "encryption-provider-config-automatic-reload"] == "true"
 
 
+def test_a_restarted_apiserver_sends_retry_after_instead_of_waiting_a_minute_where_supported() -> None:
+    assert "shutdown-send-retry-after" not in flags(k8s.apiserver_args({"version": "1.21.14", **APISERVER}))
+    assert flags(k8s.apiserver_args({"version": "1.22.0", **APISERVER}))["shutdown-send-retry-after"] == "true"
+    assert flags(k8s.apiserver_args({"version": "1.36.4", **APISERVER}))["shutdown-send-retry-after"] == "true"
+
+
 def test_extra_args_override_and_none_removes_a_flag() -> None:
     got = flags(k8s.apiserver_args({"version": "1.35.8", **APISERVER,
                                     "extra_args": {"v": 2, "profiling": None, "anonymous-auth": True}}))
