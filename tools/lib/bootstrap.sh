@@ -44,10 +44,11 @@ corral_start_docker() {
 # clone too) shares one venv per set of pins, built once and rebuilt only when they change.
 #   corral_cached_venv LINK PYTHON REQUIREMENTS [PRE...]
 corral_cached_venv() {
-  local link=$1 python=$2 requirements=$3 key dir
+  local link=$1 python=$2 requirements=$3 key dir name
   shift 3
+  name=$(basename "$link")
   key=$({ "$python" -VV; cat "$requirements"; printf '%s\n' "$@"; } | sha256sum | cut -c1-16) || return 1
-  dir=${XDG_CACHE_HOME:-$HOME/.cache}/corral/venvs/$(basename "$link")-$key
+  dir=${XDG_CACHE_HOME:-$HOME/.cache}/corral/venvs/${name#.}-$key
   mkdir -p "$(dirname "$dir")" || return 1
   (
     flock 9 || exit 1
