@@ -43,9 +43,13 @@ def recap(output):
 
 def test_a_stage_playbook_and_its_preflight_in_the_execution_environment_find_the_cluster_converged():
     """etcd.yml: its first play is the preflight (preflight.yml's checks, on every host of the inventory),
-    then etcd's stage; one run proves both (a run of preflight.yml alone cost CI half a minute more)."""
+    then etcd's stage; one run proves both (a run of preflight.yml alone cost CI half a minute more). The
+    stage compares and installs etcd's binaries only, on node1 too, which is a control plane: it once
+    copied the inventory's Kubernetes binaries over the running ones there."""
     rc, output = ee_run("corral.cluster.etcd")
     assert rc == 0, output
+    binaries = set(re.findall(r"^\w+: \[node1\] => \(item=/usr/local/bin/([^)]+)\)", output, re.M))
+    assert "etcd" in binaries and not {name for name in binaries if name.startswith("kube")}, binaries
     assert re.findall(r"^PLAY \[(.+?)\]", output, re.M)[0] == "Preflight checks", output
     assert re.search(r"^TASK \[corral\.cluster\.preflight : Check the inventory and the cluster settings\]", output, re.M), output
     hosts = recap(output)
