@@ -127,7 +127,21 @@ def steady():
     kubectl("rollout", "status", "-n", STEADY_NAMESPACE, "deployment/steady", "--timeout=180s", timeout=200)
     assert sorted(pod_nodes()) == sorted(n for n in NODES if n not in CONTROL_PLANES)
     service = json.loads(kubectl("get", "service", "-n", STEADY_NAMESPACE, "steady", "-o", "json").stdout)
-    yield f"http://{ADDRESS[CONTROL_PLANES[0]]}:{service['spec']['ports'][0]['nodePort']}/"
+    url = f"http://{ADDRESS[CONTROL_PLANES[0]]}:{service['spec']['ports'][0]['nodePort']}/"
+    # A new Service's NodePort answers once kube-proxy has programmed it, a moment after the rollout:
+    # in CI the upgrade's probe once began with one refused request, before anything was upgraded.
+    # The probes count what an operation breaks, so they start from a port that answers.
+    answered, deadline = 0, time.monotonic() + 120
+    while answered < 10:
+        assert time.monotonic() < deadline, f"the steady Service at {url} never answered 10 times in a row"
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                response.read()
+            answered += 1
+        except OSError:
+            answered = 0
+        time.sleep(0.2)
+    yield url
     kubectl("delete", "namespace", STEADY_NAMESPACE, "--wait=false", check=False)
 
 
