@@ -62,6 +62,12 @@ def run_site(extra_vars, *args, playbook="site.yml"):
                           capture_output=True, text=True, timeout=900, check=False)
 
 
+def request(url):
+    """One GET of the URL, as the probes make it; raises OSError when it fails."""
+    with urllib.request.urlopen(url, timeout=2) as response:
+        response.read()
+
+
 class Probe(threading.Thread):
     """GET the URL five times a second until stopped; counts the answers and the failures."""
 
@@ -73,8 +79,7 @@ class Probe(threading.Thread):
     def run(self):
         while not self._stop_event.is_set():
             try:
-                with urllib.request.urlopen(self.url, timeout=2) as response:
-                    response.read()
+                request(self.url)
                 self.ok += 1
             except OSError as error:
                 self.failed += 1
@@ -135,8 +140,7 @@ def steady():
     while answered < 10:
         assert time.monotonic() < deadline, f"the steady Service at {url} never answered 10 times in a row"
         try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                response.read()
+            request(url)
             answered += 1
         except OSError:
             answered = 0
