@@ -1,6 +1,7 @@
-"""Day 2 on the running cluster of the kubernetes scenario: a worker removed (remove_node.yml: drained,
-its host reset, its Node deleted) and added back with `site.yml --limit`, while a Deployment behind a
-NodePort is probed from the controller five times a second; every failed request is counted.
+"""Day 2 on the running cluster of the kubernetes scenario: every certificate renewed on request, then a
+worker removed (remove_node.yml: drained, its host reset, its Node deleted) and added back with
+`site.yml --limit`, while a Deployment behind a NodePort is probed from the controller five times a
+second; every failed request is counted.
 
 Runs last (conftest.py orders it): it replaces pods the other modules' fixtures hold."""
 
@@ -27,6 +28,58 @@ WORKER = next((name for name in NODES if name not in CONTROL_PLANES and RUNTIME[
 def recap_hosts(output):
     """The hosts of the PLAY RECAP: those the run reached."""
     return sorted(re.findall(r"^(\S+)\s+: ok=", output.split("PLAY RECAP", 1)[1], flags=re.M))
+
+
+# Where the roles put certificates and keys on a node (the CAs' certificates are named *ca.crt).
+CERTIFICATE_DIRS = "/etc/kubernetes /var/lib/kubelet/pki /etc/etcd/pki /etc/flannel/pki"
+
+
+def certificates(name):
+    """The node's leaf certificates ({path: serial}, CAs left out), its private keys ({path: mode}) and its
+    kubeconfigs ({path: sha256})."""
+    host = node(name)
+    serials = host.check_output(
+        f"for d in {CERTIFICATE_DIRS}; do [ -d $d ] && find $d -name '*.crt' ! -name '*ca.crt' | sort | "
+        "while read -r f; do echo \"$f $(openssl x509 -noout -serial -in $f)\"; done; done; true")
+    keys = host.check_output(f"for d in {CERTIFICATE_DIRS}; do [ -d $d ] && find $d -name '*.key' -printf '%m %p\\n'; done; true")
+    # The kubeconfigs carry their client certificates inside.
+    kubeconfigs = host.check_output("sha256sum /etc/kubernetes/*.conf")
+    return (dict(line.split(" ", 1) for line in serials.splitlines()),
+            {path: mode for mode, path in (line.split(" ", 1) for line in keys.splitlines())},
+            {path: digest for digest, path in (line.split() for line in kubeconfigs.splitlines())})
+
+
+def served_serial(name, port):
+    """The serial of the certificate a service of the node presents on its address."""
+    return node(name).check_output(
+        f"echo | openssl s_client -connect {ADDRESS[name]}:{port} 2>/dev/null | openssl x509 -noout -serial")
+
+
+def test_renewing_every_certificate_on_request_rolls_out_without_a_failed_request(steady):
+    """pki_renew_issued_before: every leaf certificate issued before that time is reissued, copied to its
+    hosts and taken up by its service (restarted), while the Service keeps answering."""
+    before = {name: certificates(name) for name in NODES}
+    requested = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    time.sleep(1)
+    started = time.monotonic()
+    with Probe(steady) as probe:
+        result = run_site({"pki_renew_issued_before": requested})
+    probe.report(f"site.yml -e pki_renew_issued_before=... ({time.monotonic() - started:.0f} s)")
+    assert result.returncode == 0, result.stdout[-3000:]
+    for name in NODES:
+        (serials_before, _, kubeconfigs_before), (serials_after, keys, kubeconfigs) = before[name], certificates(name)
+        assert sorted(serials_after) == sorted(serials_before) and serials_after, (name, serials_after)
+        kept = sorted(path for path in serials_after if serials_after[path] == serials_before[path])
+        kept += sorted(path for path in kubeconfigs if kubeconfigs[path] == kubeconfigs_before.get(path))
+        assert not kept, f"{name}: not renewed: {kept}"
+        assert set(keys.values()) == {"600"}, (name, keys)
+        # The services present the new certificates: they were restarted.
+        assert served_serial(name, 10250) == serials_after["/var/lib/kubelet/pki/kubelet-server.crt"], name
+    for name in CONTROL_PLANES:
+        assert served_serial(name, 6443) == certificates(name)[0]["/etc/kubernetes/pki/apiserver.crt"], name
+    wait_for("every node Ready", timeout=120, probe=lambda: kubectl(
+        "wait", "--for=condition=Ready", "node", "--all", "--timeout=5s", check=False).returncode == 0)
+    assert probe.failed == 0, probe.errors
 
 
 def test_removing_a_worker_moves_its_pods_and_leaves_its_host_clean(steady):
