@@ -66,9 +66,10 @@ def test_renewing_every_certificate_on_request_rolls_out_without_a_failed_reques
         result = run_site({"pki_renew_issued_before": requested})
     probe.report(f"site.yml -e pki_renew_issued_before=... ({time.monotonic() - started:.0f} s)")
     assert result.returncode == 0, result.stdout[-3000:]
+    after = {name: certificates(name) for name in NODES}
     for name in NODES:
         serials_before, kubeconfigs_before = before[name][0], before[name][2]
-        serials_after, keys, kubeconfigs = certificates(name)
+        serials_after, keys, kubeconfigs = after[name]
         assert sorted(serials_after) == sorted(serials_before) and serials_after, (name, serials_after)
         kept = sorted(path for path in serials_after if serials_after[path] == serials_before[path])
         kept += sorted(path for path in kubeconfigs if kubeconfigs[path] == kubeconfigs_before.get(path))
@@ -77,7 +78,7 @@ def test_renewing_every_certificate_on_request_rolls_out_without_a_failed_reques
         # The services present the new certificates: they were restarted.
         assert served_serial(name, 10250) == serials_after["/var/lib/kubelet/pki/kubelet-server.crt"], name
     for name in CONTROL_PLANES:
-        assert served_serial(name, 6443) == certificates(name)[0]["/etc/kubernetes/pki/apiserver.crt"], name
+        assert served_serial(name, 6443) == after[name][0]["/etc/kubernetes/pki/apiserver.crt"], name
     wait_for("every node Ready", timeout=120, probe=lambda: kubectl(
         "wait", "--for=condition=Ready", "node", "--all", "--timeout=5s", check=False).returncode == 0)
     assert probe.failed == 0, probe.errors
