@@ -61,8 +61,13 @@ BAD_INPUTS = {
 # The day-2 playbooks and --limit (docs/operations.md): playbook, arguments, words of the message.
 BAD_RUNS = {
     "a reset without reset_confirm": ("reset.yml", [], ["set reset_confirm: true"]),
-    "removing the control plane": (
-        "remove_node.yml", ["-e", "remove_node=node1"], ["remove_node node1", "removes workers only"]),
+    "removing the last control plane, an etcd member": (
+        "remove_node.yml", ["-e", "remove_node=node1"],
+        ["remove_node node1: an etcd member. Take it out of etcd first with etcd_remove_member.yml",
+         "remove_node node1: the last control plane (kube_control_plane)"]),
+    "removing the first of two control planes": (
+        "remove_node.yml", ["-i", str(Path(__file__).parents[1] / "second-control-plane.yml"), "-e", "remove_node=node1"],
+        ["remove_node node1: the first host of kube_control_plane", "List another control plane first"]),
     "a limit to the control plane": (
         "site.yml", ["--limit", "node1"], ["--limit reaches 'node1', a control plane or etcd member", "Run without --limit"]),
     "a limit to a node of the bridge network": (
