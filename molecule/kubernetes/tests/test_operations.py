@@ -1,10 +1,12 @@
-"""Day 2 on the running cluster of the kubernetes scenario: every certificate renewed on request, then a
-worker removed (remove_node.yml: drained, its host reset, its Node deleted) and added back with
-`site.yml --limit`, while a Deployment behind a NodePort is probed from the controller five times a
-second; every failed request is counted.
+"""Day 2 on the running cluster of the kubernetes scenario: the day-2 playbooks in check mode, every
+certificate renewed on request, a worker made a second control plane (site.yml over the inventory that
+adds it), then removed (remove_node.yml: out of every apiserver proxy, drained, its host reset, its Node
+deleted) and added back as a worker with `site.yml --limit`, while a Deployment behind a NodePort is
+probed from the controller five times a second; every failed request is counted.
 
 Runs last (conftest.py orders it): it replaces pods the other modules' fixtures hold."""
 
+import concurrent.futures
 import json
 import os
 import re
@@ -28,6 +30,58 @@ WORKER = next((name for name in NODES if name not in CONTROL_PLANES and RUNTIME[
 def recap_hosts(output):
     """The hosts of the PLAY RECAP: those the run reached."""
     return sorted(re.findall(r"^(\S+)\s+: ok=", output.split("PLAY RECAP", 1)[1], flags=re.M))
+
+
+def recap_changed(output):
+    """{host: changed count} of the PLAY RECAP."""
+    return {host: int(count) for host, count in
+            re.findall(r"^(\S+)\s+: ok=\d+\s+changed=(\d+)", output.split("PLAY RECAP", 1)[1], flags=re.M)}
+
+
+@pytest.fixture(scope="module")
+def second_control_plane(tmp_path_factory):
+    """An inventory source that, read after the scenario's, makes WORKER a control plane as well: the
+    inventory of a cluster that gains one (the group keeps the scenario's first control plane first)."""
+    path = tmp_path_factory.mktemp("inventory") / "second-control-plane.yml"
+    path.write_text(json.dumps({"all": {"children": {"kube_control_plane": {"hosts": {WORKER: {}}}}}}))
+    return ["-i", str(path)]
+
+
+def apiserver_backends(name):
+    """The addresses of the kube-apiservers a node's local proxy forwards to (its haproxy.cfg's servers)."""
+    config = node(name).file("/etc/haproxy/haproxy.cfg").content_string
+    return sorted(re.findall(r"^\s+server \S+ ([\d.]+):", config, flags=re.M))
+
+
+def kubernetes_endpoints():
+    """The addresses behind the `kubernetes` Service: the kube-apiservers that registered themselves."""
+    slices = json.loads(kubectl("get", "endpointslices", "-n", "default", "-l", "kubernetes.io/service-name=kubernetes",
+                                "-o", "json").stdout)["items"]
+    return sorted(address for item in slices for endpoint in item.get("endpoints") or ()
+                  for address in endpoint["addresses"])
+
+
+def test_day_2_playbooks_in_check_mode_report_their_work_and_change_nothing(steady):
+    """reset.yml and remove_node.yml with --check on the running cluster: they go through every play, report
+    what they would stop and remove, and every node stays Ready and serving."""
+    started = time.monotonic()
+    # Both at once: neither changes anything.
+    with Probe(steady) as probe, concurrent.futures.ThreadPoolExecutor(2) as pool:
+        reset_run = pool.submit(run_site, {"reset_confirm": True}, "--check", playbook="reset.yml")
+        removal_run = pool.submit(run_site, {"remove_node": WORKER}, "--check", playbook="remove_node.yml")
+        reset, removal = reset_run.result(), removal_run.result()
+    probe.report(f"reset.yml and remove_node.yml --check ({time.monotonic() - started:.0f} s)")
+    assert reset.returncode == 0, reset.stdout[-3000:]
+    assert removal.returncode == 0, removal.stdout[-3000:]
+    # What a reset would do is reported on every node; a removal's on the worker only.
+    assert all(recap_changed(reset.stdout)[name] > 0 for name in NODES), recap_changed(reset.stdout)
+    assert recap_changed(removal.stdout)[WORKER] > 0, recap_changed(removal.stdout)
+    assert probe.failed == 0, probe.errors
+    for name in NODES:
+        assert node(name).service("kubelet").is_running, name
+        assert node(name).file("/etc/kubernetes/kubelet.conf").exists, name
+    nodes = json.loads(kubectl("get", "nodes", "-o", "json").stdout)["items"]
+    assert sorted(n["metadata"]["name"] for n in nodes if not n["spec"].get("unschedulable")) == NODES
 
 
 # Where the roles put certificates and keys on a node (the CAs' certificates are named *ca.crt).
@@ -84,19 +138,49 @@ def test_renewing_every_certificate_on_request_rolls_out_without_a_failed_reques
     assert probe.failed == 0, probe.errors
 
 
-def test_removing_a_worker_moves_its_pods_and_leaves_its_host_clean(steady):
+def test_a_worker_made_a_second_control_plane_serves_the_api_behind_every_node_proxy(steady, second_control_plane):
+    """site.yml over an inventory where WORKER is also in kube_control_plane: its kube-apiserver serves a
+    certificate that names its address, registers in the `kubernetes` Service, and every node's
+    apiserver proxy forwards to it."""
     started = time.monotonic()
     with Probe(steady) as probe:
-        result = run_site({"remove_node": WORKER}, playbook="remove_node.yml")
+        result = run_site({}, *second_control_plane)
+    probe.report(f"site.yml adding a control plane ({time.monotonic() - started:.0f} s), changed {recap_changed(result.stdout)}")
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert probe.failed == 0, probe.errors
+    for name in NODES:
+        assert apiserver_backends(name) == sorted(ADDRESS[host] for host in CONTROL_PLANES + [WORKER]), name
+    sans = node(CONTROL_PLANES[0]).check_output("openssl x509 -noout -ext subjectAltName -in /etc/kubernetes/pki/apiserver.crt")
+    assert f"IP Address:{ADDRESS[WORKER]}" in sans, sans
+    # Its own API, verified against the cluster's CA at its address.
+    ready = kubectl(f"--server=https://{ADDRESS[WORKER]}:6443", "get", "--raw", "/readyz")
+    assert ready.stdout.strip() == "ok"
+    wait_for("the new kube-apiserver in the kubernetes Service", timeout=60,
+             probe=lambda: ADDRESS[WORKER] in kubernetes_endpoints())
+    labels = json.loads(kubectl("get", "node", WORKER, "-o", "json").stdout)["metadata"]["labels"]
+    assert "node-role.kubernetes.io/control-plane" in labels
+
+
+def test_removing_that_control_plane_moves_its_pods_and_leaves_its_host_clean(steady, second_control_plane):
+    """remove_node.yml with the inventory that made WORKER a control plane: the other nodes' apiserver
+    proxies drop it before it stops, its pods move, its Node is gone, its host is clean."""
+    started = time.monotonic()
+    with Probe(steady) as probe:
+        result = run_site({"remove_node": WORKER}, *second_control_plane, playbook="remove_node.yml")
         # Until the replacement pod is ready somewhere else.
-        wait_for("two ready replicas without the removed worker",
+        wait_for("two ready replicas without the removed node",
                  lambda: len(pod_nodes()) == 2 and WORKER not in pod_nodes(), timeout=120, interval=1)
-    probe.report(f"remove_node.yml ({time.monotonic() - started:.0f} s)")
+    probe.report(f"remove_node.yml of a control plane ({time.monotonic() - started:.0f} s)")
     assert result.returncode == 0, result.stdout[-3000:]
     assert kubectl("get", "node", WORKER, check=False).returncode != 0
     assert probe.failed == 0, probe.errors
+    for name in NODES:
+        if name != WORKER:
+            assert apiserver_backends(name) == sorted(ADDRESS[host] for host in CONTROL_PLANES), name
+    wait_for("the kubernetes Service without it", timeout=60,
+             probe=lambda: kubernetes_endpoints() == [ADDRESS[name] for name in CONTROL_PLANES])
     host = node(WORKER)
-    for service_name in ("kubelet", "kube-proxy", "flanneld", "containerd"):
+    for service_name in ("kubelet", "kube-proxy", "flanneld", "containerd", "kube-apiserver"):
         assert not host.service(service_name).is_running, service_name
     # Gone, or empty where the directory is a mount point of its own (the lab's kubelet and containerd roots).
     for path in ("/etc/kubernetes", "/var/lib/kubelet", "/var/lib/containerd", "/etc/cni/net.d", "/run/flannel",
