@@ -21,8 +21,6 @@ description:
     added has not started, or within about 5 seconds of a member starting; the failure then says so, and a retry
     (C(until)) is the way to wait.
 version_added: "0.1.0"
-requirements:
-  - etcdctl 3.4 or later on the host (the role C(corral.cluster.etcd) installs it)
 options:
   endpoints:
     description:
@@ -31,22 +29,6 @@ options:
     type: list
     elements: str
     required: true
-  ca_cert:
-    description: The etcd CA certificate on the host (C(--cacert)).
-    type: path
-    required: true
-  cert:
-    description: A client certificate signed by the etcd CA, on the host (C(--cert)).
-    type: path
-    required: true
-  key:
-    description: The key of O(cert), on the host (C(--key)).
-    type: path
-    required: true
-  etcdctl:
-    description: Path of C(etcdctl) on the host.
-    type: path
-    default: /usr/local/bin/etcdctl
   state:
     description:
       - V(present) adds the member (or updates its peer URLs); needs O(name) and O(peer_urls).
@@ -70,6 +52,7 @@ options:
     default: false
 extends_documentation_fragment:
   - action_common_attributes
+  - corral.cluster.etcd
 attributes:
   check_mode:
     support: full

@@ -12,32 +12,9 @@ description:
   - When etcdctl times out, the failure says which endpoints refuse connections (etcd down) and which accept them
     (so the TLS handshake failed, for a wrong CA or client certificate).
 version_added: "0.1.0"
-requirements:
-  - etcdctl 3.4 or later on the host (the role C(corral.cluster.etcd) installs it)
-options:
-  endpoints:
-    description: Client URLs of the etcd members to talk to, such as V(https://10.0.0.11:2379).
-    type: list
-    elements: str
-    required: true
-  ca_cert:
-    description: The etcd CA certificate on the host (C(--cacert)).
-    type: path
-    required: true
-  cert:
-    description: A client certificate signed by the etcd CA, on the host (C(--cert)).
-    type: path
-    required: true
-  key:
-    description: The key of O(cert), on the host (C(--key)).
-    type: path
-    required: true
-  etcdctl:
-    description: Path of C(etcdctl) on the host.
-    type: path
-    default: /usr/local/bin/etcdctl
 extends_documentation_fragment:
   - action_common_attributes
+  - corral.cluster.etcd
 attributes:
   check_mode:
     support: full

@@ -225,13 +225,23 @@ def test_info_takes_the_connection_options_only_and_fails_before_running_anythin
     assert etcd_member.ARGUMENT_SPEC["learner"]["default"] is False
 
 
-def test_documentation_matches_the_argument_spec() -> None:
+def documented_options(module: Any) -> dict[str, dict]:
+    """A module's options as ansible-doc shows them: the etcd doc fragment's, with the module's own merged in."""
     import yaml
 
-    options = yaml.safe_load(etcd_member.DOCUMENTATION)["options"]
-    assert set(options) == set(etcd_member.ARGUMENT_SPEC)
-    for name, spec in etcd_member.ARGUMENT_SPEC.items():
-        assert options[name]["type"] == spec["type"], name
-        assert options[name].get("default") == spec.get("default"), name
-        assert bool(options[name].get("required")) == bool(spec.get("required")), name
-        assert options[name].get("choices") == spec.get("choices"), name
+    from ansible_collections.corral.cluster.plugins.doc_fragments.etcd import ModuleDocFragment
+
+    shared = yaml.safe_load(ModuleDocFragment.DOCUMENTATION)["options"]
+    own = yaml.safe_load(module.DOCUMENTATION).get("options") or {}
+    return {name: {**shared.get(name, {}), **own.get(name, {})} for name in {*shared, *own}}
+
+
+@pytest.mark.parametrize("module, spec", [(etcd_member, etcd_member.ARGUMENT_SPEC), (etcd_member_info, etcd.CONNECTION_ARGS)])
+def test_documentation_matches_the_argument_spec(module: Any, spec: dict) -> None:
+    options = documented_options(module)
+    assert set(options) == set(spec)
+    for name, option in spec.items():
+        assert options[name]["type"] == option["type"], name
+        assert options[name].get("default") == option.get("default"), name
+        assert bool(options[name].get("required")) == bool(option.get("required")), name
+        assert options[name].get("choices") == option.get("choices"), name
