@@ -66,7 +66,7 @@ BAD_RUNS = {
         ["remove_node node1: an etcd member. Take it out of etcd first with etcd_remove_member.yml",
          "remove_node node1: the last control plane (kube_control_plane)"]),
     "removing the first of two control planes": (
-        "remove_node.yml", ["-i", str(Path(__file__).parents[1] / "second-control-plane.yml"), "-e", "remove_node=node1"],
+        "remove_node.yml", ["-e", "remove_node=node1"],
         ["remove_node node1: the first host of kube_control_plane", "List another control plane first"]),
     "a limit to the control plane": (
         "site.yml", ["--limit", "node1"], ["--limit reaches 'node1', a control plane or etcd member", "Run without --limit"]),
@@ -76,6 +76,20 @@ BAD_RUNS = {
         "upgrade.yml", [], ["upgrade.yml found no running cluster: kube-apiserver is not installed on node1",
                             "Build the cluster with site.yml"]),
 }
+
+# Extra group members of a bad run (an inventory source read after the scenario's).
+BAD_RUN_GROUPS = {"removing the first of two control planes": {"kube_control_plane": ["node2"]}}
+
+
+def extra_inventory(tmp_path, extra_groups):
+    """The arguments that add an inventory source with the extra group members."""
+    if not extra_groups:
+        return []
+    extra = tmp_path / "extra.yml"
+    extra.write_text(json.dumps({"all": {"children": {
+        group: {"hosts": {name: {} for name in names}} for group, names in extra_groups.items()
+    }}}))
+    return ["-i", str(extra)]
 
 
 def run_playbook(playbook, *args):
@@ -90,13 +104,7 @@ def run_playbook(playbook, *args):
 
 def run_site(tmp_path, extra_groups, extra_vars):
     """Run site.yml against the scenario's nodes with extra group members and variables."""
-    args = []
-    if extra_groups:
-        extra = tmp_path / "extra.yml"
-        extra.write_text(json.dumps({"all": {"children": {
-            group: {"hosts": {name: {} for name in names}} for group, names in extra_groups.items()
-        }}}))
-        args += ["-i", str(extra)]
+    args = extra_inventory(tmp_path, extra_groups)
     if extra_vars:
         args += ["-e", json.dumps(extra_vars)]
     return run_playbook("site.yml", *args)
@@ -118,14 +126,14 @@ def runs(tmp_path_factory):
     """site.yml once per bad input, each bad run, and the good inventory's check-mode run, side by
     side: {case: CompletedProcess}."""
     # Made here, not in the threads: pytest's temporary directories are not made thread-safely.
-    directories = {case: tmp_path_factory.mktemp("case") for case in BAD_INPUTS}
+    directories = {case: tmp_path_factory.mktemp("case") for case in [*BAD_INPUTS, *BAD_RUN_GROUPS]}
 
     def run_case(case):
         if case == CHECK_RUN:
             return run_playbook("site.yml", "--check")
         if case in BAD_RUNS:
             playbook, args, _words = BAD_RUNS[case]
-            return run_playbook(playbook, *args)
+            return run_playbook(playbook, *extra_inventory(directories.get(case), BAD_RUN_GROUPS.get(case)), *args)
         extra_groups, extra_vars, _words = BAD_INPUTS[case]
         return run_site(directories[case], extra_groups, extra_vars)
 
