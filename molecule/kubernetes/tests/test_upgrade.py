@@ -12,7 +12,7 @@ import time
 import pytest
 
 from conftest import Probe, run_site
-from test_cluster import INVENTORY, LAB_VARS, NODES, STATE_DIR, kubectl
+from test_cluster import INVENTORY, LAB_VARS, NODES, STATE_DIR, group, kubectl, node
 
 # The settings of the set the lab's inventory upgrades to (tools/lab.py --upgrade-to).
 TARGET = LAB_VARS.get("corral_lab_upgrade_to")
@@ -21,6 +21,18 @@ pytestmark = pytest.mark.skipif(not TARGET, reason="this scenario's lab was made
 
 def release(text):
     return re.search(r"v?(\d+\.\d+\.\d+)", text).group(1)
+
+
+def etcd_releases():
+    """{member: the release its running etcd reports} (its /version, asked with the health-check client's
+    certificate)."""
+    found = {}
+    for name in sorted(group("etcd")):
+        answer = node(name).check_output(
+            "curl -sS --cacert /etc/etcd/pki/ca.crt --cert /etc/etcd/pki/healthcheck-client.crt "
+            "--key /etc/etcd/pki/healthcheck-client.key https://127.0.0.1:2379/version")
+        found[name] = json.loads(answer)["etcdserver"]
+    return found
 
 
 def node_releases():
@@ -42,15 +54,20 @@ def test_site_yml_refuses_to_change_the_release_and_names_upgrade_yml():
 def test_upgrade_to_the_next_minor_release_under_a_steady_load(steady):
     before = node_releases()
     assert set(before.values()) == {LAB_VARS["cluster_kubernetes_version"]}, before
+    # The lab's set 1.35 has an earlier patch release of etcd: the upgrade changes etcd too.
+    assert set(etcd_releases().values()) == {LAB_VARS["artifacts_etcd_version"]}
     snapshots = set((STATE_DIR / "backups" / "etcd").glob("snapshot-*.db"))
     started = time.monotonic()
     with Probe(steady) as probe:
-        result = run_site(TARGET, playbook="upgrade.yml")
-    probe.report(f"upgrade.yml ({time.monotonic() - started:.0f} s)")
+        # Two nodes a batch: the control plane with the containerd worker, then the Docker worker. The
+        # replica and the CoreDNS pod a batch's drain evicts must find room on the nodes outside it.
+        result = run_site({**TARGET, "upgrade_serial": 2}, playbook="upgrade.yml")
+    probe.report(f"upgrade.yml, upgrade_serial 2 ({time.monotonic() - started:.0f} s)")
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
     wanted = TARGET["cluster_kubernetes_version"]
     assert node_releases() == {name: wanted for name in NODES}
     assert release(json.loads(kubectl("version", "-o", "json").stdout)["serverVersion"]["gitVersion"]) == wanted
+    assert set(etcd_releases().values()) == {TARGET["artifacts_etcd_version"]}
     # An etcd snapshot was taken first; every node is schedulable again.
     assert set((STATE_DIR / "backups" / "etcd").glob("snapshot-*.db")) - snapshots
     nodes = json.loads(kubectl("get", "nodes", "-o", "json").stdout)["items"]

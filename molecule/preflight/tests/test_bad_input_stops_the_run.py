@@ -72,6 +72,9 @@ BAD_RUNS = {
         "site.yml", ["--limit", "node1"], ["--limit reaches 'node1', a control plane or etcd member", "Run without --limit"]),
     "a limit to a node of the bridge network": (
         "site.yml", ["--limit", "node2"], ["--limit reaches 'node2' with cluster_network_plugin bridge"]),
+    "an upgrade in batches that CoreDNS would stall": (
+        "upgrade.yml", ["-e", "upgrade_serial=2"], ["upgrade_serial 2 drains 2 nodes at a time, and coredns_replicas (2)",
+                                                    "Set upgrade_serial: 1, or coredns_replicas below the number of nodes"]),
     "an upgrade of a cluster that does not run": (
         "upgrade.yml", [], ["upgrade.yml found no running cluster: kube-apiserver is not installed on node1",
                             "Build the cluster with site.yml"]),
