@@ -23,6 +23,17 @@ def release(text):
     return re.search(r"v?(\d+\.\d+\.\d+)", text).group(1)
 
 
+def changed_tasks(output):
+    """The tasks of a run that reported a change, with their hosts and items."""
+    found, task = [], ""
+    for line in output.splitlines():
+        if line.startswith("TASK ") or line.startswith("RUNNING HANDLER "):
+            task = line.rstrip(" *")
+        elif line.startswith("changed: "):
+            found.append(f"{task}: {line}")
+    return "\n".join(found) or output[-6000:]
+
+
 def etcd_releases():
     """{member: the release its running etcd reports} (its /version, asked with the health-check client's
     certificate)."""
@@ -86,4 +97,4 @@ def test_site_yml_with_the_new_release_changes_nothing():
     result = run_site({})
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
     changed = {host: int(n) for host, n in re.findall(r"^(\S+)\s+: ok=\d+\s+changed=(\d+)", result.stdout, re.M)}
-    assert changed and set(changed.values()) == {0}, result.stdout[-6000:]
+    assert changed and set(changed.values()) == {0}, changed_tasks(result.stdout)
