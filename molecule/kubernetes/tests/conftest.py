@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import subprocess
 import threading
 import time
@@ -60,6 +61,12 @@ def run_site(extra_vars, *args, playbook="site.yml"):
     return subprocess.run(["ansible-playbook", "-i", str(INVENTORY), "-e", json.dumps(extra_vars), *args,
                            str(PROJECT / "playbooks" / playbook)], env=env, cwd=PROJECT,
                           capture_output=True, text=True, timeout=900, check=False)
+
+
+def recap_changed(output):
+    """{host: changed count} of a run's PLAY RECAP."""
+    return {host: int(count) for host, count in
+            re.findall(r"^(\S+)\s+: ok=\d+\s+changed=(\d+)", output.split("PLAY RECAP", 1)[-1], flags=re.M)}
 
 
 def request(url):

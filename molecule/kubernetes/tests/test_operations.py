@@ -16,7 +16,7 @@ import urllib.request
 import pytest
 
 from conftest import STEADY_NAMESPACE as NAMESPACE
-from conftest import Probe, pod_nodes, run_site
+from conftest import Probe, pod_nodes, recap_changed, run_site
 from test_pod_network import POD_CIDR
 from test_cluster import ADDRESS, BUSYBOX, CONTROL_PLANES, NODES, RUNTIME, WEB_SERVER, kubectl, node, pod_get, wait_for
 
@@ -30,12 +30,6 @@ WORKER = next((name for name in NODES if name not in CONTROL_PLANES and RUNTIME[
 def recap_hosts(output):
     """The hosts of the PLAY RECAP: those the run reached."""
     return sorted(re.findall(r"^(\S+)\s+: ok=", output.split("PLAY RECAP", 1)[1], flags=re.M))
-
-
-def recap_changed(output):
-    """{host: changed count} of the PLAY RECAP."""
-    return {host: int(count) for host, count in
-            re.findall(r"^(\S+)\s+: ok=\d+\s+changed=(\d+)", output.split("PLAY RECAP", 1)[1], flags=re.M)}
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from conftest import Probe, run_site
+from conftest import Probe, recap_changed, run_site
 from test_cluster import INVENTORY, LAB_VARS, NODES, STATE_DIR, group, kubectl, node
 
 # The settings of the set the lab's inventory upgrades to (tools/lab.py --upgrade-to).
@@ -96,5 +96,5 @@ def test_site_yml_with_the_new_release_changes_nothing():
     stands for the scenario's idempotence step, which would prove it at the old release)."""
     result = run_site({})
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
-    changed = {host: int(n) for host, n in re.findall(r"^(\S+)\s+: ok=\d+\s+changed=(\d+)", result.stdout, re.M)}
+    changed = recap_changed(result.stdout)
     assert changed and set(changed.values()) == {0}, changed_tasks(result.stdout)
