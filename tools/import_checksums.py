@@ -6,7 +6,7 @@ The source holds <artifact>_checksums -> arch -> version -> "sha256:<hex>" for u
 releases (merged from the kubespray project's tables); tools/data/ adds tables of the same format
 for artifacts it has no sums of (flanneld). This writes, for the catalog's names,
 every version the collection can deploy (Kubernetes binaries: the supported minors only) into
-roles/artifacts/vars/main/checksums.yml, sorted newest first, so that every supported release
+roles/artifacts/files/checksums.yml, sorted newest first, so that every supported release
 downloads without the user pasting sums. Re-run it when the source grows; the unit tests check
 the table's shape and that every default version has its sums.
 """
@@ -19,7 +19,7 @@ from pathlib import Path
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
-DEST = ROOT / "roles" / "artifacts" / "vars" / "main" / "checksums.yml"
+DEST = ROOT / "roles" / "artifacts" / "files" / "checksums.yml"
 DEFAULT_SOURCE = ROOT.parent / "shared" / "data" / "upstream-checksums.yml"
 # Catalog name -> key of the source. kubeadm's sums are not carried: the collection does not
 # use kubeadm. kube-apiserver, kube-controller-manager, kube-scheduler and kube-proxy have no
@@ -68,14 +68,15 @@ def render(data: dict) -> str:
         "# Upstream sums, name -> arch -> version -> sha256, for every release the collection can",
         "# deploy. Written by tools/import_checksums.py from a table in kubespray's format (merged from",
         "# the kubespray project's checksum tables across its releases); do not edit by hand.",
-        "# artifacts_checksums adds versions and takes precedence.",
-        "__artifacts_pinned_checksums:",
+        "# artifacts_checksums adds versions and takes precedence. A file, not role variables: the",
+        "# role reads it only where the fetch needs it (vars/main/catalog.yml), for a table in the",
+        "# play's variables is deep-copied by every lookup('template') of every task of the run.",
     ]
     for name, by_arch in data.items():
-        lines.append(f"  {name}:  # {SOURCE_KEYS[name]}")
+        lines.append(f"{name}:  # {SOURCE_KEYS[name]}")
         for arch, versions in by_arch.items():
-            lines.append(f"    {arch}:")
-            lines += [f'      "{version}": {digest}' for version, digest in versions.items()]
+            lines.append(f"  {arch}:")
+            lines += [f'    "{version}": {digest}' for version, digest in versions.items()]
     return "\n".join(lines) + "\n"
 
 

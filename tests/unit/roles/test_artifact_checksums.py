@@ -1,4 +1,4 @@
-"""The artifacts role's table of upstream sums (vars/main/checksums.yml, written by
+"""The artifacts role's table of upstream sums (files/checksums.yml, written by
 tools/import_checksums.py): every release the collection supports, and every default, downloads
 without the user pasting a sum."""
 
@@ -10,7 +10,7 @@ import yaml
 from ansible_collections.corral.cluster.plugins.module_utils import preflight
 
 ROLE = Path(__file__).resolve().parents[3] / "roles" / "artifacts"
-TABLE = yaml.safe_load((ROLE / "vars" / "main" / "checksums.yml").read_text())["__artifacts_pinned_checksums"]
+TABLE = yaml.safe_load((ROLE / "files" / "checksums.yml").read_text())
 CATALOG = yaml.safe_load((ROLE / "vars" / "main" / "catalog.yml").read_text())["__artifacts_catalog"]
 DEFAULTS = yaml.safe_load((ROLE / "defaults" / "main.yml").read_text())
 CLUSTER_DEFAULTS = yaml.safe_load((ROLE.parent / "cluster" / "defaults" / "main.yml").read_text())

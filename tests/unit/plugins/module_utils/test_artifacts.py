@@ -17,7 +17,7 @@ from ansible_collections.corral.cluster.plugins.module_utils import artifacts as
 
 ROLE = Path(__file__).resolve().parents[4] / "roles" / "artifacts"
 CATALOG = yaml.safe_load((ROLE / "vars" / "main" / "catalog.yml").read_text())["__artifacts_catalog"]
-PINNED = yaml.safe_load((ROLE / "vars" / "main" / "checksums.yml").read_text())["__artifacts_pinned_checksums"]
+PINNED = yaml.safe_load((ROLE / "files" / "checksums.yml").read_text())
 DEFAULTS = yaml.safe_load((ROLE / "defaults" / "main.yml").read_text())
 KUBERNETES_VERSION = yaml.safe_load((ROLE.parent / "cluster" / "defaults" / "main.yml").read_text())[
     "cluster_kubernetes_version"
