@@ -64,15 +64,12 @@ options:
     default: false
 extends_documentation_fragment:
   - action_common_attributes
+  - corral.cluster.attributes
 attributes:
   check_mode:
     support: full
     details: Verifies what is cached and checks that the rest can be opened (published sums are read); downloads
       and extracts nothing, and reports those artifacts as pending.
-  diff_mode:
-    support: none
-  platform:
-    platforms: posix
 author:
   - corral.cluster maintainers (@corral)
 """

@@ -100,14 +100,11 @@ options:
     default: rsa
 extends_documentation_fragment:
   - action_common_attributes
+  - corral.cluster.attributes
 attributes:
   check_mode:
     support: full
     details: Reports what would be created or renewed and writes nothing.
-  diff_mode:
-    support: none
-  platform:
-    platforms: posix
 seealso:
   - module: community.crypto.x509_certificate
 author:

@@ -52,15 +52,12 @@ options:
     default: false
 extends_documentation_fragment:
   - action_common_attributes
+  - corral.cluster.attributes
   - corral.cluster.etcd
 attributes:
   check_mode:
     support: full
     details: Lists the members and reports what would be added, updated or removed; runs no changing command.
-  diff_mode:
-    support: none
-  platform:
-    platforms: posix
 notes:
   - Member IDs are returned in hex, the form C(etcdctl member list) prints and C(etcdctl member remove) takes.
 seealso:

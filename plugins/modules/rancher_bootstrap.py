@@ -47,15 +47,12 @@ options:
     default: corral.cluster automation
 extends_documentation_fragment:
   - action_common_attributes
+  - corral.cluster.attributes
   - corral.cluster.rancher
 attributes:
   check_mode:
     support: full
     details: Logs in (read-only) and reports what would change; changes no password or setting.
-  diff_mode:
-    support: none
-  platform:
-    platforms: posix
 author:
   - corral.cluster maintainers (@corral)
 """

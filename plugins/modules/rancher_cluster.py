@@ -63,15 +63,12 @@ options:
     default: 5
 extends_documentation_fragment:
   - action_common_attributes
+  - corral.cluster.attributes
   - corral.cluster.rancher
 attributes:
   check_mode:
     support: full
     details: Reads the cluster and its token; reports what it would create. V(active) only reads.
-  diff_mode:
-    support: none
-  platform:
-    platforms: posix
 author:
   - corral.cluster maintainers (@corral)
 """

@@ -23,14 +23,11 @@ options:
     required: true
 extends_documentation_fragment:
   - action_common_attributes
+  - corral.cluster.attributes
 attributes:
   check_mode:
     support: full
     details: Reads nothing and changes nothing.
-  diff_mode:
-    support: none
-  platform:
-    platforms: posix
 author:
   - corral.cluster maintainers (@corral)
 """

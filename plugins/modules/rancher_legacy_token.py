@@ -37,15 +37,12 @@ options:
     default: ""
 extends_documentation_fragment:
   - action_common_attributes
+  - corral.cluster.attributes
   - corral.cluster.rancher
 attributes:
   check_mode:
     support: full
     details: Reads the setting and the tokens; reports what it would set or create.
-  diff_mode:
-    support: none
-  platform:
-    platforms: posix
 author:
   - corral.cluster maintainers (@corral)
 """
