@@ -504,6 +504,24 @@ def converge(
         raise diagnose(failure, ctl.endpoints, connect) from None
 
 
+def converge_for_module(module: Any, problems: Sequence[str], state: str, **kwargs: Any) -> Dict[str, Any]:
+    """converge() for a module (its params, run_command, fail_json): the arguments' ``problems`` and
+    every etcd failure end the run with fail_json, etcdctl's with its command, output and hint."""
+    if problems:
+        module.fail_json(msg=" ".join(problems))
+
+    def runner(cmd: List[str]) -> Tuple[int, str, str]:
+        return module.run_command(cmd, check_rc=False, environ_update=dict(ENVIRONMENT))
+
+    try:
+        return converge(etcdctl_from_params(module.params), runner, state, **kwargs)
+    except EtcdctlFailed as exc:
+        module.fail_json(msg=str(exc), cmd=exc.cmd, rc=exc.rc, stdout=exc.stdout, stderr=exc.stderr, hint=exc.hint)
+    except EtcdError as exc:
+        module.fail_json(msg=str(exc))
+    raise AssertionError("fail_json returned")  # pragma: no cover
+
+
 def _converge(ctl, runner, state, name, peer_urls, learner, check_mode) -> Dict[str, Any]:
     if state not in STATES:
         raise EtcdError(f"state must be one of {', '.join(STATES)}, not {state!r}.")

@@ -206,29 +206,15 @@ def problems(params: dict) -> list:
 
 def run(module: AnsibleModule) -> dict:
     params = module.params
-    found = problems(params)
-    if found:
-        module.fail_json(msg=" ".join(found))
-    ctl = etcd.etcdctl_from_params(params)
-
-    def runner(cmd: list) -> tuple:
-        return module.run_command(cmd, check_rc=False, environ_update=dict(etcd.ENVIRONMENT))
-
-    try:
-        return etcd.converge(
-            ctl,
-            runner,
-            params["state"],
-            name=params["name"],
-            peer_urls=[url.strip() for url in params["peer_urls"] or []],
-            learner=params["learner"],
-            check_mode=module.check_mode,
-        )
-    except etcd.EtcdctlFailed as exc:
-        module.fail_json(msg=str(exc), cmd=exc.cmd, rc=exc.rc, stdout=exc.stdout, stderr=exc.stderr, hint=exc.hint)
-    except etcd.EtcdError as exc:
-        module.fail_json(msg=str(exc))
-    raise AssertionError("fail_json returned")  # pragma: no cover
+    return etcd.converge_for_module(
+        module,
+        problems(params),
+        params["state"],
+        name=params["name"],
+        peer_urls=[url.strip() for url in params["peer_urls"] or []],
+        learner=params["learner"],
+        check_mode=module.check_mode,
+    )
 
 
 def main() -> None:

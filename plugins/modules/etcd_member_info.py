@@ -88,19 +88,7 @@ from ansible_collections.corral.cluster.plugins.module_utils import etcd
 
 
 def run(module: AnsibleModule) -> dict:
-    found = etcd.connection_problems(module.params)
-    if found:
-        module.fail_json(msg=" ".join(found))
-
-    def runner(cmd: list) -> tuple:
-        return module.run_command(cmd, check_rc=False, environ_update=dict(etcd.ENVIRONMENT))
-
-    try:
-        result = etcd.converge(etcd.etcdctl_from_params(module.params), runner, "list")
-    except etcd.EtcdctlFailed as exc:
-        module.fail_json(msg=str(exc), cmd=exc.cmd, rc=exc.rc, stdout=exc.stdout, stderr=exc.stderr, hint=exc.hint)
-    except etcd.EtcdError as exc:
-        module.fail_json(msg=str(exc))
+    result = etcd.converge_for_module(module, etcd.connection_problems(module.params), "list")
     return {"changed": False, "members": result["members"]}
 
 
