@@ -67,7 +67,6 @@ extends_documentation_fragment:
   - corral.cluster.attributes
 attributes:
   check_mode:
-    support: full
     details: Verifies what is cached and checks that the rest can be opened (published sums are read); downloads
       and extracts nothing, and reports those artifacts as pending.
 author:

@@ -103,7 +103,6 @@ extends_documentation_fragment:
   - corral.cluster.attributes
 attributes:
   check_mode:
-    support: full
     details: Reports what would be created or renewed and writes nothing.
 seealso:
   - module: community.crypto.x509_certificate

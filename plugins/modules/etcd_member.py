@@ -56,7 +56,6 @@ extends_documentation_fragment:
   - corral.cluster.etcd
 attributes:
   check_mode:
-    support: full
     details: Lists the members and reports what would be added, updated or removed; runs no changing command.
 notes:
   - Member IDs are returned in hex, the form C(etcdctl member list) prints and C(etcdctl member remove) takes.

@@ -51,7 +51,6 @@ extends_documentation_fragment:
   - corral.cluster.rancher
 attributes:
   check_mode:
-    support: full
     details: Logs in (read-only) and reports what would change; changes no password or setting.
 author:
   - corral.cluster maintainers (@corral)

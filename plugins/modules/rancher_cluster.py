@@ -67,7 +67,6 @@ extends_documentation_fragment:
   - corral.cluster.rancher
 attributes:
   check_mode:
-    support: full
     details: Reads the cluster and its token; reports what it would create. V(active) only reads.
 author:
   - corral.cluster maintainers (@corral)

@@ -26,7 +26,6 @@ extends_documentation_fragment:
   - corral.cluster.attributes
 attributes:
   check_mode:
-    support: full
     details: Reads nothing and changes nothing.
 author:
   - corral.cluster maintainers (@corral)

@@ -41,7 +41,6 @@ extends_documentation_fragment:
   - corral.cluster.rancher
 attributes:
   check_mode:
-    support: full
     details: Reads the setting and the tokens; reports what it would set or create.
 author:
   - corral.cluster maintainers (@corral)
