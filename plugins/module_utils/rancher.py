@@ -22,7 +22,7 @@ One concern per file, re-exported here:
 - ``_rancher_legacy``: Rancher 1.6's host registration.
 """
 
-from ansible_collections.corral.cluster.plugins.module_utils._rancher_client import (  # noqa: F401
+from ansible_collections.corral.cluster.plugins.module_utils._rancher_client import (
     ansible_transport,
     ApiError,
     ca_checksum,
@@ -43,7 +43,7 @@ from ansible_collections.corral.cluster.plugins.module_utils._rancher_client imp
     Unauthorized,
     url_host,
 )
-from ansible_collections.corral.cluster.plugins.module_utils._rancher_support import (  # noqa: F401
+from ansible_collections.corral.cluster.plugins.module_utils._rancher_support import (
     BOOTSTRAP_PASSWORD_SINCE,
     check_compatibility,
     first_login_password,
@@ -54,7 +54,7 @@ from ansible_collections.corral.cluster.plugins.module_utils._rancher_support im
     RANCHER_KUBERNETES_SUPPORT,
     rancher_line,
 )
-from ansible_collections.corral.cluster.plugins.module_utils._rancher_v2 import (  # noqa: F401
+from ansible_collections.corral.cluster.plugins.module_utils._rancher_v2 import (
     bootstrap,
     BootstrapResult,
     cluster_body,
@@ -69,7 +69,53 @@ from ansible_collections.corral.cluster.plugins.module_utils._rancher_v2 import 
     registration_token,
     wait_active,
 )
-from ansible_collections.corral.cluster.plugins.module_utils._rancher_legacy import (  # noqa: F401
+from ansible_collections.corral.cluster.plugins.module_utils._rancher_legacy import (
     legacy_agent_image,
     legacy_registration,
 )
+
+__all__ = [
+    "ansible_transport",
+    "ApiError",
+    "bootstrap",
+    "BOOTSTRAP_PASSWORD_SINCE",
+    "BootstrapResult",
+    "ca_checksum",
+    "check_compatibility",
+    "Client",
+    "client_from_params",
+    "cluster_body",
+    "CLUSTER_TYPES",
+    "CONNECTION_ARGS",
+    "ensure_cluster",
+    "find_cluster",
+    "first_login_password",
+    "http_error",
+    "is_legacy",
+    "legacy_agent_image",
+    "LEGACY_DEFAULT_PASSWORD",
+    "legacy_registration",
+    "lines_supporting",
+    "login",
+    "node_role_flags",
+    "NODE_ROLES",
+    "normalize_checksum",
+    "NotFound",
+    "parse_node_command",
+    "parse_version",
+    "pinned_cacerts",
+    "RANCHER_KUBERNETES_SUPPORT",
+    "rancher_line",
+    "RancherError",
+    "Refused",
+    "REGISTRATION_FIELDS",
+    "registration_token",
+    "SELF_SIGNED_WARNING",
+    "timeout_message",
+    "tls_message",
+    "Transport",
+    "TransportError",
+    "Unauthorized",
+    "url_host",
+    "wait_active",
+]
