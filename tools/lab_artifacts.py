@@ -7,9 +7,10 @@ upstream sites would be (<mirror>/<upstream host>/<upstream path>):
 - set "1.36" (current, the default): Kubernetes v1.36.4, containerd 2, runc, crictl, etcd 3.6,
   the CNI plugins and cri-dockerd, each compiled from its own Go module (tools/lab_gobuild.py),
   and the pause image from the Kubernetes module's own pause.c;
-- set "1.35" (the previous minor release, what the upgrade test starts from): Kubernetes v1.35.8
-  and an earlier patch release of etcd, v3.6.14, from their Go modules, with every other artifact of
-  set "1.36" (an upgrade changes Kubernetes and etcd, member by member);
+- set "1.35" (the previous minor release, what the upgrade test starts from): Kubernetes v1.35.8,
+  an earlier patch release of etcd, v3.6.14, and an earlier minor release of containerd, v2.2.9, from
+  their Go modules, with every other artifact of set "1.36" (an upgrade changes Kubernetes, etcd member
+  by member, and the nodes' container runtime);
 - set "1.20" (the seeds' era: Rancher 2.5, dockershim): Kubernetes v1.20.2 compiled from
   Debian's `kubernetes` source package (the full upstream tree with vendor/), etcd, containerd,
   runc and the CNI plugins from Debian's binary packages.
@@ -350,6 +351,27 @@ CONTAINERD_LDFLAGS = ("-s", "-w", f"-X={CONTAINERD_PACKAGE}/version.Version={{ta
 ETCD_VERSION = "v3.6.16"
 # The previous set's: the upgrade test changes etcd's release too.
 PREVIOUS_ETCD_VERSION = "v3.6.14"
+CONTAINERD_VERSION = "v2.3.4"
+# The previous set's: the upgrade test changes the container runtime's minor release too.
+PREVIOUS_CONTAINERD_VERSION = "v2.2.9"
+
+
+def containerd_recipes(version: str) -> dict[str, GoBuild]:
+    """containerd and ctr; the shim apart, as upstream builds it: without cgo and without gRPC."""
+    return {"containerd": GoBuild(name="containerd", module=CONTAINERD_PACKAGE, version=version,
+                                  binaries={"containerd": "cmd/containerd", "ctr": "cmd/ctr"},
+                                  ldflags=CONTAINERD_LDFLAGS, tags=("urfave_cli_no_docs",)),
+            "containerd-shim": GoBuild(name="containerd-shim", module=CONTAINERD_PACKAGE, version=version,
+                                       binaries={"containerd-shim-runc-v2": "cmd/containerd-shim-runc-v2"},
+                                       ldflags=CONTAINERD_LDFLAGS, tags=("urfave_cli_no_docs", "no_grpc"))}
+
+
+def publish_containerd_build(version: str, workdir: Path) -> dict[str, dict]:
+    """The containerd release tarball of containerd_recipes(version)."""
+    built = {name: go_build(recipe) / "bin" for name, recipe in containerd_recipes(version).items()}
+    return publish_containerd(version.removeprefix("v"), {
+        "containerd": built["containerd"] / "containerd", "ctr": built["containerd"] / "ctr",
+        "containerd-shim-runc-v2": built["containerd-shim"] / "containerd-shim-runc-v2"}, workdir)
 
 
 def etcd_recipes(version: str) -> dict[str, GoBuild]:
@@ -364,13 +386,7 @@ def etcd_recipes(version: str) -> dict[str, GoBuild]:
 
 CURRENT_RECIPES = {
     "kubernetes": kubernetes_recipe(KUBERNETES_VERSION),
-    "containerd": GoBuild(name="containerd", module=CONTAINERD_PACKAGE, version="v2.3.4",
-                          binaries={"containerd": "cmd/containerd", "ctr": "cmd/ctr"},
-                          ldflags=CONTAINERD_LDFLAGS, tags=("urfave_cli_no_docs",)),
-    # Upstream builds the shim without cgo and without gRPC.
-    "containerd-shim": GoBuild(name="containerd-shim", module=CONTAINERD_PACKAGE, version="v2.3.4",
-                               binaries={"containerd-shim-runc-v2": "cmd/containerd-shim-runc-v2"},
-                               ldflags=CONTAINERD_LDFLAGS, tags=("urfave_cli_no_docs", "no_grpc")),
+    **containerd_recipes(CONTAINERD_VERSION),
     # runc needs cgo and libseccomp; upstream's release binary is static.
     "runc": GoBuild(name="runc", module="github.com/opencontainers/runc", version="v1.4.3",
                     binaries={"runc": "."}, tags=("seccomp", "urfave_cli_no_docs", "netgo", "osusergo"),
@@ -452,9 +468,7 @@ def current_set(workdir: Path) -> dict[str, dict]:
     for name in ("cni-plugins", "cni-ipam"):
         shutil.copytree(built[name], plugins, dirs_exist_ok=True)
     manifest.update(publish_cni_plugins(version("cni-plugins"), plugins))
-    manifest.update(publish_containerd(version("containerd"), {
-        "containerd": built["containerd"] / "containerd", "ctr": built["containerd"] / "ctr",
-        "containerd-shim-runc-v2": built["containerd-shim"] / "containerd-shim-runc-v2"}, workdir))
+    manifest.update(publish_containerd_build(CONTAINERD_VERSION, workdir))
     manifest.update(publish_runc(version("runc"), built["runc"] / "runc"))
     cri_dockerd = version("cri-dockerd")
     staging = workdir / "cri-dockerd-tree"
@@ -470,13 +484,15 @@ def current_set(workdir: Path) -> dict[str, dict]:
 
 
 def previous_set(workdir: Path) -> dict[str, dict]:
-    """Kubernetes of the previous minor release and etcd's previous patch release, and every other
-    artifact of the current set (the same files: an upgrade from this set to the current one changes
-    Kubernetes and etcd)."""
+    """Kubernetes of the previous minor release, etcd's previous patch release and containerd's previous
+    minor release, and every other artifact of the current set (the same files: an upgrade from this set
+    to the current one changes Kubernetes, etcd and containerd)."""
     current = read_manifest()["sets"].get(CURRENT)
     if not complete(CURRENT):
         raise SystemExit(f"set {PREVIOUS} reuses set {CURRENT}: build it first (tools/lab artifacts --set {CURRENT})")
-    manifest = {name: item for name, item in current.items() if name not in (*KUBERNETES_BINARIES, "etcd")}
+    manifest = {name: item for name, item in current.items()
+                if name not in (*KUBERNETES_BINARIES, "etcd", "containerd")}
+    manifest.update(publish_containerd_build(PREVIOUS_CONTAINERD_VERSION, workdir / "containerd"))
     manifest.update(publish_kubernetes(PREVIOUS_KUBERNETES_VERSION,
                                        go_build(kubernetes_recipe(PREVIOUS_KUBERNETES_VERSION)) / "bin"))
     etcd = {name: go_build(recipe) / "bin" / name for name, recipe in etcd_recipes(PREVIOUS_ETCD_VERSION).items()}
@@ -517,7 +533,8 @@ def recipe_key(set_name: str) -> dict:
     """What a set is built from: a change publishes the set again."""
     if set_name == PREVIOUS:
         return {**recipe_key(CURRENT), "kubernetes": kubernetes_recipe(PREVIOUS_KUBERNETES_VERSION).key(),
-                **{name: recipe.key() for name, recipe in etcd_recipes(PREVIOUS_ETCD_VERSION).items()}}
+                **{name: recipe.key() for name, recipe in etcd_recipes(PREVIOUS_ETCD_VERSION).items()},
+                **{name: recipe.key() for name, recipe in containerd_recipes(PREVIOUS_CONTAINERD_VERSION).items()}}
     if set_name == "1.20":
         return {"source": DEBIAN_KUBERNETES_SOURCE, "pause": DEBIAN_PAUSE_IMAGE, "busybox": BUSYBOX_REPOSITORY,
                 "crictl": CURRENT_RECIPES["crictl"].key(),

@@ -51,6 +51,14 @@ def node_releases():
     return {n["metadata"]["name"]: release(n["status"]["nodeInfo"]["kubeletVersion"]) for n in nodes}
 
 
+def containerd_releases():
+    """{node: the containerd release its kubelet reports} for the nodes that run containerd (the Docker
+    node reports docker://...)."""
+    nodes = json.loads(kubectl("get", "nodes", "-o", "json").stdout)["items"]
+    runtimes = {n["metadata"]["name"]: n["status"]["nodeInfo"]["containerRuntimeVersion"] for n in nodes}
+    return {name: release(runtime) for name, runtime in runtimes.items() if runtime.startswith("containerd://")}
+
+
 def test_site_yml_refuses_to_change_the_release_and_names_upgrade_yml():
     result = run_site({"cluster_kubernetes_version": TARGET["cluster_kubernetes_version"],
                        "artifacts_checksums": TARGET["artifacts_checksums"]})
@@ -65,8 +73,12 @@ def test_site_yml_refuses_to_change_the_release_and_names_upgrade_yml():
 def test_upgrade_to_the_next_minor_release_under_a_steady_load(steady):
     before = node_releases()
     assert set(before.values()) == {LAB_VARS["cluster_kubernetes_version"]}, before
-    # The lab's set 1.35 has an earlier patch release of etcd: the upgrade changes etcd too.
+    # The lab's set 1.35 has an earlier patch release of etcd and an earlier minor release of containerd:
+    # the upgrade changes both too.
     assert set(etcd_releases().values()) == {LAB_VARS["artifacts_etcd_version"]}
+    runtimes = containerd_releases()
+    assert runtimes and set(runtimes.values()) == {LAB_VARS["artifacts_containerd_version"]}, runtimes
+    assert TARGET["artifacts_containerd_version"] != LAB_VARS["artifacts_containerd_version"]
     snapshots = set((STATE_DIR / "backups" / "etcd").glob("snapshot-*.db"))
     started = time.monotonic()
     with Probe(steady) as probe:
@@ -77,6 +89,7 @@ def test_upgrade_to_the_next_minor_release_under_a_steady_load(steady):
     assert node_releases() == {name: wanted for name in NODES}
     assert release(json.loads(kubectl("version", "-o", "json").stdout)["serverVersion"]["gitVersion"]) == wanted
     assert set(etcd_releases().values()) == {TARGET["artifacts_etcd_version"]}
+    assert containerd_releases() == {name: TARGET["artifacts_containerd_version"] for name in runtimes}
     # An etcd snapshot was taken first; every node is schedulable again.
     assert set((STATE_DIR / "backups" / "etcd").glob("snapshot-*.db")) - snapshots
     nodes = json.loads(kubectl("get", "nodes", "-o", "json").stdout)["items"]
