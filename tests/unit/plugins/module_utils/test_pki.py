@@ -411,7 +411,7 @@ def test_a_corrupt_key_is_replaced_and_its_certificate_reissued(pki_dir: Path) -
     assert renewed_files(changes) == ["scheduler.crt"]
     assert "the key scheduler.key is unreadable" in changes.renewed[0]["reasons"][0]
     key, problem = pki.load_key(pki_dir / "scheduler.key", "ecdsa")
-    assert problem is None and pki.public_pem(key) == pki._public_key_pem(load(pki_dir, "scheduler").public_key())
+    assert problem is None and pki.public_pem(key) == pki.public_key_pem(load(pki_dir, "scheduler").public_key())
 
 
 def test_a_certificate_not_signed_by_the_ca_is_reissued(pki_dir: Path, tmp_path: Path) -> None:
