@@ -21,6 +21,7 @@ else:
 from ansible_collections.corral.cluster.plugins.module_utils.preflight import (
     CLUSTER_GROUPS,
     DEFAULT_REQUIRED_GROUPS,
+    SETTINGS,
     HostSpec,
     Spec,
     checked_hosts,
@@ -28,26 +29,9 @@ from ansible_collections.corral.cluster.plugins.module_utils.preflight import (
     validate,
 )
 
-SETTINGS = (
-    "cluster_name",
-    "cluster_kubernetes_version",
-    "cluster_domain",
-    "cluster_pod_cidr",
-    "cluster_pod_node_prefix",
-    "cluster_service_cidr",
-    "cluster_dns_ip",
-    "cluster_container_runtime",
-    "cluster_network_plugin",
-    "cluster_registry_mirrors",
-    "cluster_image_registry",
-    "cluster_cgroup_driver",
-    "cluster_apiserver_endpoint",
-    "cluster_tls_cipher_suites",
-)
-
-# Types stay loose ("raw") where validate() gives a better message than a type error would.
+# The settings are not arguments: the action reads them from the play's variables (SETTINGS of
+# module_utils/preflight.py, the cluster role's), so that each is written once, in that role.
 ARGUMENT_SPEC = {
-    **{name: {"type": "raw", "required": True} for name in SETTINGS},
     "required_groups": {"type": "list", "elements": "str", "default": list(DEFAULT_REQUIRED_GROUPS)},
     "etcd_allow_even_members": {"type": "bool", "default": False},
 }
@@ -70,7 +54,8 @@ class ActionModule(ActionBase):
         task_vars = task_vars or {}
         # --limit: the hosts this play reaches (the preflight gathered the facts of the others).
         limited_to = task_vars.get("ansible_play_hosts_all") if task_vars.get("ansible_limit") else None
-        spec = build_spec(args, task_vars.get("groups", {}), task_vars.get("hostvars", {}), limited_to)
+        settings = self.settings(task_vars)
+        spec = build_spec(args, settings, task_vars.get("groups", {}), task_vars.get("hostvars", {}), limited_to)
         problems = validate(spec)
         if problems:
             result.update(
@@ -84,21 +69,32 @@ class ActionModule(ActionBase):
                 msg=summary(spec),
                 # Derived once, here, for every role: each Kubernetes host's pod subnet.
                 ansible_facts={"cluster_preflight_passed": True, "cluster_pod_cidrs": pod_cidr_plan(
-                    args["cluster_pod_cidr"], args["cluster_pod_node_prefix"], spec["groups"], spec["hosts"])},
+                    settings["cluster_pod_cidr"], settings["cluster_pod_node_prefix"], spec["groups"], spec["hosts"])},
             )
         return result
 
+    def settings(self, task_vars: Mapping[str, Any]) -> dict[str, Any]:
+        """The cluster settings the preflight checks, from the play's variables (templated)."""
+        missing = [name for name in SETTINGS if name not in task_vars]
+        if missing:
+            raise AnsibleActionFail(
+                f"{', '.join(missing)} undefined: set them in the inventory (the settings of the role "
+                "corral.cluster.cluster, roles/cluster/meta/argument_specs.yml); the role corral.cluster.preflight "
+                "loads that role's defaults."
+            )
+        return {name: self._templar.template(task_vars[name]) for name in SETTINGS}
 
-def build_spec(args: Mapping[str, Any], groups: Mapping[str, Any], hostvars: Mapping[str, Any],
-               limited_to: Optional[Sequence[str]] = None) -> Spec:
-    """The plain dict validate() takes, from the task args and the inventory of this run."""
+
+def build_spec(args: Mapping[str, Any], settings: Mapping[str, Any], groups: Mapping[str, Any],
+               hostvars: Mapping[str, Any], limited_to: Optional[Sequence[str]] = None) -> Spec:
+    """The plain dict validate() takes, from the task args, the settings and the inventory of this run."""
     required_groups = list(args["required_groups"])
     checked = {group: list(groups.get(group, ())) for group in dict.fromkeys([*CLUSTER_GROUPS, *required_groups])}
     # hostvars[host] (HostVarsVars) templates each value on access, in the context of that host.
     found = {host: host_spec_from_vars(hostvars[host]) for host in checked_hosts(checked) if host in hostvars}
     hosts = {host: host_spec for host, host_spec in found.items() if host_spec is not None}
     return {
-        "settings": {name: args[name] for name in SETTINGS},
+        "settings": {name: settings[name] for name in SETTINGS},
         "groups": checked,
         "hosts": hosts,
         "options": {

@@ -51,6 +51,25 @@ KUBERNETES_GROUPS = ("kube_control_plane", "kube_node")
 CLUSTER_GROUPS = ("etcd", "k8s_cluster", *KUBERNETES_GROUPS, "rancher_server")
 DEFAULT_REQUIRED_GROUPS = ("etcd", *KUBERNETES_GROUPS)
 
+# The cluster settings validate() checks: variables of the corral.cluster.cluster role (its defaults
+# and argument spec define them), which the preflight action reads from the play's variables.
+SETTINGS = (
+    "cluster_name",
+    "cluster_kubernetes_version",
+    "cluster_domain",
+    "cluster_pod_cidr",
+    "cluster_pod_node_prefix",
+    "cluster_service_cidr",
+    "cluster_dns_ip",
+    "cluster_container_runtime",
+    "cluster_network_plugin",
+    "cluster_registry_mirrors",
+    "cluster_image_registry",
+    "cluster_cgroup_driver",
+    "cluster_apiserver_endpoint",
+    "cluster_tls_cipher_suites",
+)
+
 # kube-apiserver refuses IPv4 Service ranges with more than 20 host bits.
 SERVICE_CIDR_MIN_PREFIX = 12
 # Fewer than 256 addresses leaves too little room for the cluster's Services.

@@ -19,67 +19,12 @@ description:
     per-node pod prefix and capacity, cluster DNS address.
   - A host of those groups without facts (unreachable, or left out by C(--limit)) is a problem too.
   - Runs once for the whole play (use C(run_once)); on success it sets the fact C(cluster_preflight_passed).
-  - Normally used through the role C(corral.cluster.preflight), which gathers the facts and passes the settings.
+  - Reads the settings it checks, the C(cluster_*) variables of the role C(corral.cluster.cluster) (whose
+    argument spec documents them), from the play's variables, not from arguments.
+  - Normally used through the role C(corral.cluster.preflight), which gathers the facts and loads the defaults of
+    C(corral.cluster.cluster).
 version_added: "0.1.0"
 options:
-  cluster_name:
-    description: Name of the cluster (letters, digits, C(.), C(_) and C(-)).
-    type: str
-    required: true
-  cluster_kubernetes_version:
-    description: Kubernetes release, C(MAJOR.MINOR.PATCH) without a leading C(v), 1.20 to 1.36.
-    type: str
-    required: true
-  cluster_domain:
-    description: DNS domain of the cluster, an RFC 1123 subdomain.
-    type: str
-    required: true
-  cluster_pod_cidr:
-    description: Pod network, one IPv4 range in CIDR notation.
-    type: str
-    required: true
-  cluster_pod_node_prefix:
-    description: Prefix length of each node's pod subnet, longer than the pod range's and at most 28.
-    type: int
-    required: true
-  cluster_service_cidr:
-    description: Service network, one IPv4 range from a /12 to a /24.
-    type: str
-    required: true
-  cluster_dns_ip:
-    description:
-      - Address of the cluster DNS Service, inside O(cluster_service_cidr).
-      - Neither its network, first (the C(kubernetes) Service) nor broadcast address.
-    type: str
-    required: true
-  cluster_container_runtime:
-    description: Container runtime of the nodes.
-    type: str
-    required: true
-    choices: [containerd, docker]
-  cluster_network_plugin:
-    description: Pod network implementation.
-    type: str
-    required: true
-    choices: [bridge, flannel, calico]
-  cluster_registry_mirrors:
-    description: Registry mirror URLs (C(http://) or C(https://)).
-    type: list
-    elements: str
-    required: true
-  cluster_cgroup_driver:
-    description: cgroup driver of kubelet and the container runtime, C(systemd) or C(cgroupfs).
-    type: str
-    required: true
-  cluster_apiserver_endpoint:
-    description: Load balancer in front of the apiservers, C(https://HOST:PORT), or empty for none.
-    type: str
-    required: true
-  cluster_tls_cipher_suites:
-    description: TLS 1.2 cipher suites of the cluster's TLS servers (kube-apiserver, kubelet, etcd, ...).
-    type: list
-    elements: str
-    required: true
   required_groups:
     description: Inventory groups that must have at least one host.
     type: list
@@ -122,19 +67,6 @@ author:
 EXAMPLES = r"""
 - name: Refuse a bad inventory or bad settings
   corral.cluster.cluster_preflight:
-    cluster_name: "{{ cluster_name }}"
-    cluster_kubernetes_version: "{{ cluster_kubernetes_version }}"
-    cluster_domain: "{{ cluster_domain }}"
-    cluster_pod_cidr: "{{ cluster_pod_cidr }}"
-    cluster_pod_node_prefix: "{{ cluster_pod_node_prefix }}"
-    cluster_service_cidr: "{{ cluster_service_cidr }}"
-    cluster_dns_ip: "{{ cluster_dns_ip }}"
-    cluster_container_runtime: "{{ cluster_container_runtime }}"
-    cluster_network_plugin: "{{ cluster_network_plugin }}"
-    cluster_registry_mirrors: "{{ cluster_registry_mirrors }}"
-    cluster_cgroup_driver: "{{ cluster_cgroup_driver }}"
-    cluster_apiserver_endpoint: "{{ cluster_apiserver_endpoint }}"
-    cluster_tls_cipher_suites: "{{ cluster_tls_cipher_suites }}"
     etcd_allow_even_members: true
   run_once: true
 """

@@ -6,11 +6,14 @@ from typing import Any
 from unittest.mock import MagicMock
 
 import pytest
+import yaml
 
 from ansible_collections.corral.cluster.plugins.action.cluster_preflight import ActionModule, build_spec, node_network
-from cluster_settings import default_settings
+from ansible.errors import AnsibleActionFail
+from ansible_collections.corral.cluster.plugins.module_utils.preflight import SETTINGS as PREFLIGHT_SETTINGS
+from cluster_settings import ROOT, default_settings
 
-ARGS = default_settings()
+SETTINGS = default_settings()
 
 
 def facts(address: str, interface: str = "eth0") -> dict[str, Any]:
@@ -44,14 +47,22 @@ HOSTVARS = {
 }
 
 
-def action(args: dict[str, Any]) -> ActionModule:
-    task = MagicMock(args=args, async_val=0, check_mode=False)
-    return ActionModule(task, MagicMock(), MagicMock(), loader=None, templar=None)
+class Templar:
+    """The play's templar, for values that are no templates: each as it is."""
+
+    @staticmethod
+    def template(value: Any) -> Any:
+        return value
+
+
+def action(args: dict[str, Any] | None = None) -> ActionModule:
+    task = MagicMock(args=args or {}, async_val=0, check_mode=False)
+    return ActionModule(task, MagicMock(), MagicMock(), loader=None, templar=Templar())
 
 
 def test_build_spec_reads_groups_settings_and_host_facts() -> None:
-    spec = build_spec({**ARGS, "required_groups": ["etcd"], "etcd_allow_even_members": True}, GROUPS, HOSTVARS)
-    assert spec["settings"] == ARGS
+    spec = build_spec({"required_groups": ["etcd"], "etcd_allow_even_members": True}, SETTINGS, GROUPS, HOSTVARS)
+    assert spec["settings"] == SETTINGS
     assert spec["options"] == {"required_groups": ["etcd"], "etcd_allow_even_members": True, "limited_to": None}
     assert spec["groups"]["rancher_server"] == []
     assert "ungrouped" not in spec["groups"]
@@ -62,13 +73,14 @@ def test_build_spec_reads_groups_settings_and_host_facts() -> None:
 
 
 def test_a_limited_run_passes_the_hosts_it_reaches() -> None:
-    spec = build_spec({**ARGS, "required_groups": [], "etcd_allow_even_members": False}, GROUPS, HOSTVARS, ("k8s-2",))
+    spec = build_spec({"required_groups": [], "etcd_allow_even_members": False}, SETTINGS, GROUPS, HOSTVARS,
+                      ("k8s-2",))
     assert spec["options"]["limited_to"] == ["k8s-2"]
 
 
 def test_host_without_facts_is_left_out_of_the_spec() -> None:
     hostvars = {**HOSTVARS, "k8s-2": {"cluster_node_name": "k8s-2"}}
-    spec = build_spec({**ARGS, "required_groups": [], "etcd_allow_even_members": False}, GROUPS, hostvars)
+    spec = build_spec({"required_groups": [], "etcd_allow_even_members": False}, SETTINGS, GROUPS, hostvars)
     assert set(spec["hosts"]) == {"k8s-1"}
 
 
@@ -88,7 +100,7 @@ def test_node_network_finds_primary_and_secondary_addresses(node_ip: str | None,
 
 
 def test_run_passes_and_sets_the_fact() -> None:
-    result = action(ARGS).run(task_vars={"groups": GROUPS, "hostvars": HOSTVARS})
+    result = action().run(task_vars={**SETTINGS, "groups": GROUPS, "hostvars": HOSTVARS})
     assert not result.get("failed")
     assert result["changed"] is False
     # The pod subnets are assigned once, here, in inventory order, for the roles.
@@ -98,10 +110,24 @@ def test_run_passes_and_sets_the_fact() -> None:
 
 
 def test_run_fails_listing_every_problem() -> None:
-    args = {**ARGS, "cluster_kubernetes_version": "v1.35.8", "cluster_dns_ip": "10.96.0.1"}
-    result = action(args).run(task_vars={"groups": GROUPS, "hostvars": HOSTVARS})
+    settings = {**SETTINGS, "cluster_kubernetes_version": "v1.35.8", "cluster_dns_ip": "10.96.0.1"}
+    result = action().run(task_vars={**settings, "groups": GROUPS, "hostvars": HOSTVARS})
     assert result["failed"] is True
     assert "ansible_facts" not in result
     assert len(result["problems"]) == 2
     assert result["msg"].startswith("Preflight found 2 problem(s):\n - cluster_kubernetes_version 'v1.35.8'")
     assert "\n - cluster_dns_ip 10.96.0.1" in result["msg"]
+
+
+def test_run_names_an_undefined_setting_and_where_it_is_documented() -> None:
+    settings = {name: value for name, value in SETTINGS.items() if name != "cluster_image_registry"}
+    with pytest.raises(AnsibleActionFail, match=r"^cluster_image_registry undefined: set them in the inventory "
+                                                r"\(the settings of the role corral.cluster.cluster, "
+                                                r"roles/cluster/meta/argument_specs.yml\)"):
+        action().run(task_vars={**settings, "groups": GROUPS, "hostvars": HOSTVARS})
+
+
+def test_the_settings_it_checks_are_the_cluster_roles() -> None:
+    """Each checked setting is an option of the cluster role's argument spec (defined there, not here)."""
+    spec = yaml.safe_load((ROOT / "roles" / "cluster" / "meta" / "argument_specs.yml").read_text())
+    assert set(PREFLIGHT_SETTINGS) <= set(spec["argument_specs"]["main"]["options"])
