@@ -162,6 +162,7 @@ def pod_nodes():
 def pytest_collection_modifyitems(items):
     """The upgrade (test_upgrade.py) runs first: the other modules check the release it ends at. The day-2
     operations (test_operations.py) change the cluster under the other modules' fixtures (pods replaced, a
-    node removed and added back): they run last."""
-    order = {"test_upgrade": 0, "test_operations": 2}
+    node removed and added back): they run last, and the whole cluster's reset and rebuild (test_reset.py)
+    after everything."""
+    order = {"test_upgrade": 0, "test_operations": 2, "test_reset": 3}
     items.sort(key=lambda item: order.get(item.module.__name__, 1))
