@@ -8,7 +8,8 @@ upstream sites would be (<mirror>/<upstream host>/<upstream path>):
   the CNI plugins and cri-dockerd, each compiled from its own Go module (tools/lab_gobuild.py),
   and the pause image from the Kubernetes module's own pause.c;
 - set "1.35" (the previous minor release, what the upgrade test starts from): Kubernetes v1.35.8
-  from its Go module, with every other artifact of set "1.36" (an upgrade changes Kubernetes only);
+  and an earlier patch release of etcd, v3.6.14, from their Go modules, with every other artifact of
+  set "1.36" (an upgrade changes Kubernetes and etcd, member by member);
 - set "1.20" (the seeds' era: Rancher 2.5, dockershim): Kubernetes v1.20.2 compiled from
   Debian's `kubernetes` source package (the full upstream tree with vendor/), etcd, containerd,
   runc and the CNI plugins from Debian's binary packages.
@@ -346,7 +347,20 @@ def kubernetes_recipe(version: str) -> GoBuild:
 CONTAINERD_PACKAGE = "github.com/containerd/containerd/v2"
 CONTAINERD_LDFLAGS = ("-s", "-w", f"-X={CONTAINERD_PACKAGE}/version.Version={{tag}}",
                       f"-X={CONTAINERD_PACKAGE}/version.Package=github.com/containerd/containerd")
-ETCD_VERSION = "v3.6.14"
+ETCD_VERSION = "v3.6.16"
+# The previous set's: the upgrade test changes etcd's release too.
+PREVIOUS_ETCD_VERSION = "v3.6.14"
+
+
+def etcd_recipes(version: str) -> dict[str, GoBuild]:
+    """etcd's three binaries, three modules whose go.mod files point at ../api, ../server, ...: the
+    published modules of the same release replace them."""
+    return {"etcd": GoBuild(name="etcd", module="go.etcd.io/etcd/server/v3", version=version, binaries={"etcd": "."}),
+            "etcdctl": GoBuild(name="etcdctl", module="go.etcd.io/etcd/etcdctl/v3", version=version,
+                               binaries={"etcdctl": "."}),
+            "etcdutl": GoBuild(name="etcdutl", module="go.etcd.io/etcd/etcdutl/v3", version=version,
+                               binaries={"etcdutl": "."})}
+
 
 CURRENT_RECIPES = {
     "kubernetes": kubernetes_recipe(KUBERNETES_VERSION),
@@ -366,14 +380,7 @@ CURRENT_RECIPES = {
     "crictl": GoBuild(name="crictl", module="sigs.k8s.io/cri-tools", version="v1.36.0",
                       binaries={"crictl": "cmd/crictl"},
                       ldflags=("-s", "-w", "-X=sigs.k8s.io/cri-tools/pkg/version.Version={version}")),
-    # etcd's three binaries are three modules, whose go.mod files point at ../api, ../server,
-    # ...: the published modules of the same release replace them.
-    "etcd": GoBuild(name="etcd", module="go.etcd.io/etcd/server/v3", version=ETCD_VERSION,
-                    binaries={"etcd": "."}),
-    "etcdctl": GoBuild(name="etcdctl", module="go.etcd.io/etcd/etcdctl/v3", version=ETCD_VERSION,
-                       binaries={"etcdctl": "."}),
-    "etcdutl": GoBuild(name="etcdutl", module="go.etcd.io/etcd/etcdutl/v3", version=ETCD_VERSION,
-                       binaries={"etcdutl": "."}),
+    **etcd_recipes(ETCD_VERSION),
     # Every plugin of plugins/main, plugins/meta and plugins/ipam, as its build_linux.sh does.
     "cni-plugins": GoBuild(name="cni-plugins", module="github.com/containernetworking/plugins", version="v1.9.1",
                            binaries={"*": "plugins/m[ae]*/*"}, skip=("windows",),
@@ -462,15 +469,18 @@ def current_set(workdir: Path) -> dict[str, dict]:
     return manifest
 
 
-def previous_set(_workdir: Path) -> dict[str, dict]:
-    """Kubernetes of the previous minor release, and every other artifact of the current set (the
-    same files: an upgrade from this set to the current one changes Kubernetes only)."""
+def previous_set(workdir: Path) -> dict[str, dict]:
+    """Kubernetes of the previous minor release and etcd's previous patch release, and every other
+    artifact of the current set (the same files: an upgrade from this set to the current one changes
+    Kubernetes and etcd)."""
     current = read_manifest()["sets"].get(CURRENT)
     if not complete(CURRENT):
         raise SystemExit(f"set {PREVIOUS} reuses set {CURRENT}: build it first (tools/lab artifacts --set {CURRENT})")
-    manifest = {name: item for name, item in current.items() if name not in KUBERNETES_BINARIES}
+    manifest = {name: item for name, item in current.items() if name not in (*KUBERNETES_BINARIES, "etcd")}
     manifest.update(publish_kubernetes(PREVIOUS_KUBERNETES_VERSION,
                                        go_build(kubernetes_recipe(PREVIOUS_KUBERNETES_VERSION)) / "bin"))
+    etcd = {name: go_build(recipe) / "bin" / name for name, recipe in etcd_recipes(PREVIOUS_ETCD_VERSION).items()}
+    manifest.update(publish_etcd(PREVIOUS_ETCD_VERSION.removeprefix("v"), etcd, workdir / "etcd"))
     return manifest
 
 
@@ -506,7 +516,8 @@ def complete(set_name: str) -> bool:
 def recipe_key(set_name: str) -> dict:
     """What a set is built from: a change publishes the set again."""
     if set_name == PREVIOUS:
-        return {**recipe_key(CURRENT), "kubernetes": kubernetes_recipe(PREVIOUS_KUBERNETES_VERSION).key()}
+        return {**recipe_key(CURRENT), "kubernetes": kubernetes_recipe(PREVIOUS_KUBERNETES_VERSION).key(),
+                **{name: recipe.key() for name, recipe in etcd_recipes(PREVIOUS_ETCD_VERSION).items()}}
     if set_name == "1.20":
         return {"source": DEBIAN_KUBERNETES_SOURCE, "pause": DEBIAN_PAUSE_IMAGE, "busybox": BUSYBOX_REPOSITORY,
                 "crictl": CURRENT_RECIPES["crictl"].key(),
