@@ -265,6 +265,9 @@ chmod 0600 "$home/.ssh/authorized_keys"
         if docker_nodes and (docker_nodes > nodes - control_planes or kubernetes == "1.20"):
             raise SystemExit("--docker-nodes: at most the number of workers, and not with --kubernetes 1.20 "
                              "(dockershim's pod sandboxes need CAP_SYS_RESOURCE, which lab nodes lack)")
+        inotify_problem = inotify_shortfall(nodes, read_sysctl("fs/inotify/max_user_instances"))
+        if inotify_problem:
+            raise SystemExit(inotify_problem)
         standin = rancher_standin_archive() if rancher else None
         self.ensure_key()
         self.dir.mkdir(parents=True, exist_ok=True)
@@ -568,6 +571,32 @@ def catalog_names() -> set[str]:
 
     catalog = ROOT / "roles" / "artifacts" / "vars" / "main" / "catalog.yml"
     return set(yaml.safe_load(catalog.read_text())["__artifacts_catalog"])
+
+
+# inotify instances a lab node's systemd, containerd and kubelet hold (measured: 15 on a worker, 28
+# on a control plane); the machine's fs.inotify.max_user_instances bounds them for every container
+# at once (root on the machine is root in every node): not namespaced, so a lab-only setting of the
+# machine (docs/lab.md), never changed from a node.
+INOTIFY_PER_NODE = 16
+INOTIFY_BASE = 32
+
+
+def read_sysctl(name: str) -> int | None:
+    try:
+        return int(Path("/proc/sys", name).read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def inotify_shortfall(nodes: int, limit: int | None) -> str:
+    """Why `nodes` lab nodes would not all start their kubelet ("" when they would)."""
+    needed = INOTIFY_BASE + INOTIFY_PER_NODE * nodes
+    if limit is None or limit >= needed:
+        return ""
+    return (f"{nodes} lab nodes need about {needed} inotify instances and this machine allows {limit} "
+            f"(fs.inotify.max_user_instances): kubelets past the limit fail with 'inotify_init: too many open "
+            f"files' and never register. The limit is the machine's, shared by every container: raise it on "
+            f"this machine (sysctl -w fs.inotify.max_user_instances={max(1024, needed)}), or start fewer nodes.")
 
 
 def upgrade_settings(kubernetes: str, upgrade_to: str | None) -> dict:

@@ -97,3 +97,11 @@ def test_kubelet_of_every_lab_node_resolves_through_the_nodes_relay_to_dockers_d
     inventory = written(a_lab, tmp_path, None)
     assert inventory["vars"]["node_kubelet_extra_config"]["resolvConf"] == lab.LAB_DNS_RESOLV_CONF
     assert "127.0.0.11" in lab.LAB_DNS_RELAY_SCRIPT
+
+
+def test_more_nodes_than_the_machines_inotify_limit_allows_are_refused_with_the_fix():
+    assert lab.inotify_shortfall(3, 128) == ""
+    assert lab.inotify_shortfall(10, None) == ""
+    message = lab.inotify_shortfall(10, 128)
+    assert message.startswith("10 lab nodes need about 192 inotify instances and this machine allows 128")
+    assert "sysctl -w fs.inotify.max_user_instances=1024" in message
