@@ -1,6 +1,8 @@
 """site.yml runs one preflight, then every stage's plays; each stage playbook runs its own preflight,
 then the same plays. The plays live once, in stage_*.yml, so the two cannot drift apart."""
 
+from __future__ import annotations
+
 from pathlib import Path
 
 import pytest
