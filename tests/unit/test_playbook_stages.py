@@ -37,3 +37,18 @@ def test_the_plays_of_a_stage_run_no_preflight_of_their_own(stage):
 
 def test_every_stage_file_is_a_stage():
     assert sorted(path.name for path in PLAYBOOKS.glob("stage_*.yml")) == sorted(f"stage_{stage}.yml" for stage in STAGES)
+
+
+def node_play_tasks(name: str) -> list[str]:
+    """What the play on k8s_cluster that runs the node role lists under `tasks`."""
+    plays = yaml.safe_load((PLAYBOOKS / name).read_text(encoding="utf-8"))
+    (play,) = [play for play in plays if play.get("hosts") == "k8s_cluster" and "tasks" in play]
+    return [task.get("ansible.builtin.import_tasks", task.get("name")) for task in play["tasks"]]
+
+
+@pytest.mark.parametrize("name", ["stage_kubernetes.yml", "upgrade.yml"])
+def test_the_nodes_plays_run_the_same_roles_from_one_file(name):
+    assert node_play_tasks(name) == ["tasks/node_roles.yml"]
+    roles = yaml.safe_load((PLAYBOOKS / "tasks" / "node_roles.yml").read_text(encoding="utf-8"))
+    names = [(task.get("ansible.builtin.include_role") or task.get("ansible.builtin.import_role"))["name"] for task in roles]
+    assert names == ["corral.cluster.docker", "corral.cluster.network", "corral.cluster.node"]
