@@ -63,3 +63,31 @@ def test_the_runtime_restarts_before_kubelet_and_etcd_before_kube_apiserver():
     assert order.index("containerd") < order.index("kubelet")
     assert order.index("cri-dockerd") < order.index("kubelet")
     assert order.index("etcd") < order.index("kube-apiserver")
+
+
+def imports_of_common():
+    """(file, vars) of every import of common's service entry point by the roles."""
+    for path in sorted(ROLES.glob("*/tasks/*.yml")):
+        for task in tasks(load(path)):
+            spec = task.get("ansible.builtin.import_role") or task.get("ansible.builtin.include_role")
+            if spec and spec.get("name") == "corral.cluster.common":
+                yield f"{path.parent.parent.name}/{path.name}", spec, task.get("vars", {})
+
+
+SPEC_TYPES = {"list": list, "bool": bool, "str": str}
+
+
+def test_the_imports_pass_only_what_the_argument_spec_describes():
+    """The imports skip the run-time validation (one task per host and import, on every no-op run):
+    this test holds each import to the entry point's argument spec instead."""
+    options = load(ROLES / "common" / "meta" / "argument_specs.yml")["argument_specs"]["service"]["options"]
+    found = list(imports_of_common())
+    assert {where.split("/")[0] for where, _, _ in found} == set(SERVICE_ROLES)
+    for where, spec, variables in found:
+        assert spec["tasks_from"] == "service", where
+        assert spec.get("rolespec_validate") is False, where
+        assert "common_services" in variables, where
+        for name, value in variables.items():
+            assert name in options, (where, name)
+            if not (isinstance(value, str) and "{{" in value):
+                assert isinstance(value, SPEC_TYPES[options[name]["type"]]), (where, name)
