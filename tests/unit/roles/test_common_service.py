@@ -55,7 +55,7 @@ def test_each_handler_goes_one_host_at_a_time_and_spares_a_service_just_started(
         service = handler["ansible.builtin.systemd_service"]["name"]
         assert name.endswith(service), name
         assert handler["throttle"] == 1, name
-        assert handler["when"] == f"'{service}' not in __common_hold | default([])", name
+        assert handler["when"] == f"'{service}' not in __common_hold", name
 
 
 def test_the_runtime_restarts_before_kubelet_and_etcd_before_kube_apiserver():
