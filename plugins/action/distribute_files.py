@@ -13,7 +13,7 @@ from ansible_collections.corral.cluster.plugins.module_utils.distribute import (
     missing_sources,
     plan_directories,
     plan_entries,
-    read_file,
+    file_sha256,
     wanted_digests,
 )
 
@@ -38,7 +38,7 @@ class ActionModule(ActionBase):
             directories = plan_directories(args["directories"])
         except ValueError as error:
             raise AnsibleActionFail(f"distribute_files: {error}") from error
-        wanted, missing = wanted_digests(entries, read_file)
+        wanted, missing = wanted_digests(entries, file_sha256)
         # In check mode the PKI may only have said what it would issue: such a file would be copied.
         if missing and not self._task.check_mode:
             raise AnsibleActionFail(

@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The file lists that corral.cluster.distribute_files puts on hosts: certificates and kubeconfigs; and the
-preflight's check of a renewal on request."""
+"""The file lists that corral.cluster.distribute_files puts on hosts: certificates, kubeconfigs and other files
+of the controller (image archives); and the preflight's check of a renewal on request."""
 
 from __future__ import annotations
 
@@ -27,6 +27,12 @@ def pki_files(items: Iterable[Mapping[str, Any]], pki_dir: str, dest_dir: str = 
         entry.update({name: item[name] for name in ("owner", "group") if item.get(name)})
         files.append(entry)
     return files
+
+
+def controller_files(paths: Iterable[str], dest_dir: str, mode: str) -> list[dict[str, Any]]:
+    """Files of the controller (absolute paths) into one directory of the host, each under its own name."""
+    return [{"src": str(path), "dest": posixpath.join(dest_dir, posixpath.basename(str(path))), "mode": mode}
+            for path in paths]
 
 
 def kubeconfig_files(items: Iterable[Mapping[str, Any]], cluster_name: str, server: str, pki_dir: str,
@@ -57,4 +63,5 @@ def pki_renewal_problem(text: str) -> str:
 
 class FilterModule:
     def filters(self) -> dict[str, Any]:
-        return {"pki_files": pki_files, "kubeconfig_files": kubeconfig_files, "pki_renewal_problem": pki_renewal_problem}
+        return {"pki_files": pki_files, "controller_files": controller_files, "kubeconfig_files": kubeconfig_files,
+                "pki_renewal_problem": pki_renewal_problem}

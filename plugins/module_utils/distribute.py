@@ -2,7 +2,7 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """The plan of corral.cluster.distribute_files: what each file should be, and its sum, on the controller.
 
-Pure: the controller's files are read through the injected ``read``, so the plan is tested without
+Pure: the controller's files are summed through the injected ``digest``, so the plan is tested without
 a host or an Ansible run."""
 
 import hashlib
@@ -69,34 +69,38 @@ def plan_directories(directories: Any) -> List[Entry]:
     return planned
 
 
-def wanted_digests(entries: List[Entry], read: Callable[[str], Optional[bytes]]):
+def wanted_digests(entries: List[Entry], digest: Callable[[str], Optional[str]]):
     """(what file_digests compares on the host, the dest of every entry whose source is missing here).
 
-    ``read(path)`` returns the controller file's bytes, or None when it does not exist. An entry with
+    ``digest(path)`` returns the controller file's sha256, or None when it does not exist. An entry with
     ``pending`` (the controller file it would be made from, not there yet) is missing too."""
     wanted, missing = [], []
     for entry in entries:
         if "content" in entry:
-            data: Optional[bytes] = entry["content"].encode("utf-8")
+            sha256: Optional[str] = hashlib.sha256(entry["content"].encode("utf-8")).hexdigest()
         elif "pending" in entry:
-            data = None
+            sha256 = None
         else:
-            data = read(entry["src"])
-        if data is None:
+            sha256 = digest(entry["src"])
+        if sha256 is None:
             missing.append(entry["dest"])
             continue
-        wanted.append({"path": entry["dest"], "sha256": hashlib.sha256(data).hexdigest(), "mode": entry["mode"],
+        wanted.append({"path": entry["dest"], "sha256": sha256, "mode": entry["mode"],
                        "owner": entry["owner"], "group": entry["group"]})
     return wanted, missing
 
 
-def read_file(path: str) -> Optional[bytes]:
-    """The controller's reader: the file's bytes, None when there is no such file."""
+def file_sha256(path: str, chunk: int = 1 << 20) -> Optional[str]:
+    """The controller's digest: the file's sha256, read in chunks (image archives are large), None when
+    there is no such file."""
+    sha256 = hashlib.sha256()
     try:
         with open(path, "rb") as handle:
-            return handle.read()
+            for block in iter(lambda: handle.read(chunk), b""):
+                sha256.update(block)
     except FileNotFoundError:
         return None
+    return sha256.hexdigest()
 
 
 def missing_sources(entries: List[Entry], missing: List[str]) -> List[str]:

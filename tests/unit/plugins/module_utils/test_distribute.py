@@ -5,6 +5,7 @@ import hashlib
 import pytest
 
 from ansible_collections.corral.cluster.plugins.module_utils.distribute import (
+    file_sha256,
     missing_sources,
     plan_entries,
     wanted_digests,
@@ -53,10 +54,17 @@ def test_sums_come_from_the_content_or_the_controller_file_and_missing_sources_a
         {"dest": "/etc/c.conf", "content": "C\n", "mode": "0600"},
         {"dest": "/etc/d.conf", "pending": "/pki/d.key", "mode": "0600"},
     ])
-    wanted, missing = wanted_digests(entries, controller.get)
+    wanted, missing = wanted_digests(entries, lambda path: sha(controller[path]) if path in controller else None)
     assert wanted == [
         {"path": "/etc/a.crt", "sha256": sha(b"A"), "mode": "0644", "owner": "root", "group": "root"},
         {"path": "/etc/c.conf", "sha256": sha(b"C\n"), "mode": "0600", "owner": "root", "group": "root"},
     ]
     assert missing == ["/etc/b.crt", "/etc/d.conf"]
     assert missing_sources(entries, missing) == ["/pki/b.crt", "/pki/d.key"]
+
+
+def test_the_controller_digest_reads_a_file_in_chunks_and_says_none_when_it_is_missing(tmp_path):
+    archive = tmp_path / "image.tar"
+    archive.write_bytes(b"x" * 2500 + b"end")
+    assert file_sha256(str(archive), chunk=1000) == sha(b"x" * 2500 + b"end")
+    assert file_sha256(str(tmp_path / "absent.tar")) is None
