@@ -9,7 +9,7 @@ from pathlib import Path
 import yaml
 
 ROLES = Path(__file__).resolve().parents[3] / "roles"
-SERVICE_ROLES = ("etcd", "control_plane", "node", "flannel")
+SERVICE_ROLES = ("etcd", "control_plane", "node", "flannel", "network")
 
 
 def load(path: Path):
