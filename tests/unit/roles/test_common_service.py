@@ -91,3 +91,50 @@ def test_the_imports_pass_only_what_the_argument_spec_describes():
             assert name in options, (where, name)
             if not (isinstance(value, str) and "{{" in value):
                 assert isinstance(value, SPEC_TYPES[options[name]["type"]]), (where, name)
+
+
+PLAYBOOKS = ROLES.parent / "playbooks"
+
+
+def common_under_a_block_condition(role: str, file: str, inherited: bool = False) -> list[str]:
+    """The imports of common in a role's task file (and the files it imports) that sit in a block with a
+    condition. Such a condition is evaluated again for each of common's tasks, in common's context."""
+    found = []
+
+    def walk(node, conditional):
+        for task in node or []:
+            if task.get("block"):
+                for key in ("block", "rescue", "always"):
+                    walk(task.get(key), conditional or "when" in task)
+                continue
+            spec = task.get("ansible.builtin.import_role") or {}
+            if spec.get("name") == "corral.cluster.common" and conditional:
+                found.append(f"{role}/{file}: {task.get('name')}")
+            imported = task.get("ansible.builtin.import_tasks")
+            if imported:
+                found.extend(common_under_a_block_condition(role, imported, conditional or "when" in task))
+
+    walk(load(ROLES / role / "tasks" / file), inherited)
+    return found
+
+
+def test_a_task_file_a_playbook_includes_on_its_own_imports_common_under_no_block_condition():
+    """A playbook that includes one task file of a role (remove_node.yml: node's apiserver_proxy) runs it
+    without the role's dependencies in sight of common's tasks: a block's condition on the role's settings
+    (cluster_apiserver_endpoint) failed there as undefined. Such files include the conditional part."""
+    entries = []
+    for path in sorted(PLAYBOOKS.glob("*.yml")):
+        for play in load(path):
+            for section in ("pre_tasks", "tasks", "post_tasks"):
+                for task in tasks(play.get(section)):
+                    spec = task.get("ansible.builtin.include_role") or {}
+                    if spec.get("name", "").startswith("corral.cluster.") and spec.get("tasks_from"):
+                        role = spec["name"].split(".")[-1]
+                        file = spec["tasks_from"] if spec["tasks_from"].endswith(".yml") else f"{spec['tasks_from']}.yml"
+                        entries.append((role, file))
+    assert ("node", "apiserver_proxy.yml") in entries
+    assert [found for role, file in entries for found in common_under_a_block_condition(role, file)] == []
+
+
+def test_the_check_finds_an_import_of_common_in_a_conditional_block():
+    assert common_under_a_block_condition("node", "runtime.yml")  # included only by the node role itself
