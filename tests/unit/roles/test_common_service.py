@@ -82,7 +82,7 @@ def test_the_imports_pass_only_what_the_argument_spec_describes():
     this test holds each import to the entry point's argument spec instead."""
     options = load(ROLES / "common" / "meta" / "argument_specs.yml")["argument_specs"]["service"]["options"]
     found = list(imports_of_common())
-    assert {where.split("/")[0] for where, _, _ in found} == set(SERVICE_ROLES)
+    assert {entry[0].split("/")[0] for entry in found} == set(SERVICE_ROLES)
     for where, spec, variables in found:
         assert spec["tasks_from"] == "service", where
         assert spec.get("rolespec_validate") is False, where
