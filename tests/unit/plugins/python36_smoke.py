@@ -238,12 +238,24 @@ def smoke_pki(lib, work):
     }
 
 
+def smoke_kernel(lib, work):
+    proc = {"/proc/sys/net/ipv4/ip_forward": "0\n", "/proc/sys/net/ipv4/ip_local_port_range": "1024\t65000\n",
+            "/proc/sys/net/ipv4/conf/eth0.100/forwarding": "1\n"}
+    settings = {"net.ipv4.ip_forward": True, "net.ipv4.ip_local_port_range": "1024 65000",
+                "net/ipv4/conf/eth0.100/forwarding": "on", "vm.missing": 1}
+    return {"load": lib.modules_to_load(["br_netfilter", "overlay", "ip_vs"], {"br_netfilter": "/proc/sys/net/bridge"},
+                                        lambda path: path in ("/sys/module/overlay", "/proc/sys/net/bridge")),
+            "set": lib.parameters_to_set(settings, proc.get),
+            "file": lib.sysctl_file_content(settings)}
+
+
 SCENARIOS = {
     "etcd": (smoke_etcd, None),
     "rancher": (smoke_rancher, None),
     "artifacts": (smoke_artifacts, None),
     "docker_daemon": (smoke_docker_daemon, None),
     "kubernetes": (smoke_kubernetes, None),
+    "kernel": (smoke_kernel, None),
     "pod_network": (smoke_pod_network, "netaddr"),
     "preflight": (smoke_preflight, "netaddr"),
     "pki": (smoke_pki, "cryptography"),

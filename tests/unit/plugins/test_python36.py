@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[3]
 COLLECTIONS = ROOT / "playbooks" / "collections"
 SMOKE = Path(__file__).with_name("python36_smoke.py")
 HOST_CODE = sorted((ROOT / "plugins" / "modules").glob("*.py")) + sorted((ROOT / "plugins" / "module_utils").glob("*.py"))
-SCENARIOS = ["etcd", "rancher", "artifacts", "docker_daemon", "kubernetes", "pod_network", "preflight", "pki"]
+SCENARIOS = ["etcd", "rancher", "artifacts", "docker_daemon", "kubernetes", "kernel", "pod_network", "preflight", "pki"]
 
 
 def find_python36():
