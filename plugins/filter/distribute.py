@@ -18,13 +18,13 @@ from ansible_collections.corral.cluster.plugins.module_utils.pki import renewal_
 
 
 def pki_files(items: Iterable[Mapping[str, Any]], pki_dir: str, dest_dir: str = "") -> list[dict[str, Any]]:
-    """Files of the controller's PKI for one host: each item {src, mode[, dest, owner, group]}, src relative
+    """Files of the controller's PKI for one host: each item {src, mode[, dest, owner, group, services]}, src relative
     to pki_dir, dest by default dest_dir/src."""
     files = []
     for item in items:
         entry = {"src": posixpath.join(str(Path(pki_dir).expanduser()), item["src"]),
                  "dest": item.get("dest") or posixpath.join(dest_dir, item["src"]), "mode": item["mode"]}
-        entry.update({name: item[name] for name in ("owner", "group") if item.get(name)})
+        entry.update({name: item[name] for name in ("owner", "group", "services") if item.get(name)})
         files.append(entry)
     return files
 
@@ -37,7 +37,7 @@ def controller_files(paths: Iterable[str], dest_dir: str, mode: str) -> list[dic
 
 def kubeconfig_files(items: Iterable[Mapping[str, Any]], cluster_name: str, server: str, pki_dir: str,
                      dest_dir: str = "") -> list[dict[str, Any]]:
-    """Kubeconfigs for one host, 0600: each item {file or dest, cert, user[, server]}. A kubeconfig whose
+    """Kubeconfigs for one host, 0600: each item {file or dest, cert, user[, server, services]}. A kubeconfig whose
     certificate or key the PKI has not issued yet (check mode on a new cluster) is `pending` on that key."""
     files = []
     for item in items:
@@ -45,10 +45,13 @@ def kubeconfig_files(items: Iterable[Mapping[str, Any]], cluster_name: str, serv
         needed = [Path(pki_dir).expanduser() / name for name in ("ca.crt", f"{item['cert']}.crt", f"{item['cert']}.key")]
         absent = [str(path) for path in needed if not path.is_file()]
         if absent:
-            files.append({"dest": dest, "pending": absent[0], "mode": "0600"})
-            continue
-        config = kubeconfig(item["user"], cluster_name, item.get("server") or server, pki_dir, item["cert"])
-        files.append({"dest": dest, "content": to_nice_yaml(config, indent=2), "mode": "0600"})
+            entry: dict[str, Any] = {"dest": dest, "pending": absent[0], "mode": "0600"}
+        else:
+            config = kubeconfig(item["user"], cluster_name, item.get("server") or server, pki_dir, item["cert"])
+            entry = {"dest": dest, "content": to_nice_yaml(config, indent=2), "mode": "0600"}
+        if item.get("services"):
+            entry["services"] = item["services"]
+        files.append(entry)
     return files
 
 

@@ -40,10 +40,17 @@ def plan_entries(files: Any) -> List[Entry]:
         secret = item.get("secret", not int(item["mode"], 8) & 0o077)
         if not isinstance(secret, bool):
             raise ValueError(f"files[{index}] ({dest}): secret must be true or false, got {secret!r}")
+        services = item.get("services", [])
+        services = [services] if isinstance(services, str) else services
+        if not isinstance(services, list) or not all(isinstance(name, str) for name in services):
+            raise ValueError(f"files[{index}] ({dest}): services must be a list of systemd service names, "
+                             f"got {item.get('services')!r}")
         entry = {"dest": dest, "mode": item["mode"], "owner": str(item.get("owner", "root")),
-                 "group": str(item.get("group", "root")), "secret": secret}
+                 "group": str(item.get("group", "root")), "secret": secret, "services": [name for name in services if name]}
         if "src" in item:
             entry["src"] = item["src"]
+            if item.get("sha256"):  # known (a verified artifact): the controller does not read the file again
+                entry["sha256"] = str(item["sha256"]).lower().split(":")[-1]
         elif "pending" in item:  # made from a controller file that does not exist yet (check mode)
             entry["pending"] = str(item["pending"])
         else:
@@ -81,13 +88,22 @@ def wanted_digests(entries: List[Entry], digest: Callable[[str], Optional[str]])
         elif "pending" in entry:
             sha256 = None
         else:
-            sha256 = digest(entry["src"])
+            sha256 = entry.get("sha256") or digest(entry["src"])
         if sha256 is None:
             missing.append(entry["dest"])
             continue
         wanted.append({"path": entry["dest"], "sha256": sha256, "mode": entry["mode"],
                        "owner": entry["owner"], "group": entry["group"]})
     return wanted, missing
+
+
+def services_of(entries: List[Entry], changed: List[str]) -> List[str]:
+    """The services that read the changed files (each entry's ``services``), each once, in entry order."""
+    out: List[str] = []
+    for entry in entries:
+        if entry["dest"] in changed:
+            out.extend(name for name in entry["services"] if name not in out)
+    return out
 
 
 def file_sha256(path: str, chunk: int = 1 << 20) -> Optional[str]:

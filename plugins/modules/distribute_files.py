@@ -26,6 +26,9 @@ options:
         of the file; C(mode), an octal string such as V("0600"); C(owner) and C(group) default to V(root).
       - C(secret) (V(true) or V(false)), whether C(--diff) must not show the file; by default V(true) when
         C(mode) gives group and others no access.
+      - C(services), the systemd services that read the file (a name or a list). Those of the files copied
+        are returned in RV(services), for the caller to restart (the C(service) entry point of
+        C(corral.cluster.common) reads them).
     type: list
     elements: dict
     default: []
@@ -68,6 +71,12 @@ files:
   type: list
   elements: str
   sample: [/etc/kubernetes/pki/kubelet.crt]
+services:
+  description: The C(services) of the files copied (in check mode, that would be copied), each once, in input order.
+  returned: always
+  type: list
+  elements: str
+  sample: [kubelet]
 directories:
   description: The directories made or mended (in check mode, that would be), in input order.
   returned: always

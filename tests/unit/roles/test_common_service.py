@@ -4,6 +4,7 @@ host at a time, and no other role restarts those services by a handler of its ow
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import yaml
@@ -33,15 +34,35 @@ def notified(role: str) -> set[str]:
     return names
 
 
+SERVICES = re.compile(r"""(?<![\w])['"]?services['"]?:\s*\[([^\]]*)\]""")
+
+
+def services_of_files(role: str) -> set[str]:
+    """The services the files of a role's distribute_files calls name (restarted by common when they change)."""
+    names: set[str] = set()
+    for path in [*(ROLES / role / "tasks").glob("*.yml"), *(ROLES / role / "vars").glob("*.yml")]:
+        for match in SERVICES.finditer(path.read_text(encoding="utf-8")):
+            names.update(name.strip(" '\"") for name in match.group(1).split(",") if name.strip(" '\""))
+    return names
+
+
 HANDLERS = {handler["name"]: handler for handler in load(ROLES / "common" / "handlers" / "main.yml")}
 
 
-def test_every_restart_a_service_role_notifies_is_a_handler_of_common():
+def test_every_restart_a_service_role_asks_for_is_a_handler_of_common():
     for role in SERVICE_ROLES:
         plain = {name for name in notified(role) if "{{" not in name}
-        assert plain, role
+        restarts = {f"Restart {name}" for name in services_of_files(role) if "{{" not in name}
+        assert plain | restarts, role
         assert plain <= set(HANDLERS), (role, plain - set(HANDLERS))
+        assert restarts <= set(HANDLERS), (role, restarts - set(HANDLERS))
         assert not (ROLES / role / "handlers").exists(), role
+
+
+def test_the_files_name_the_services_that_read_them():
+    assert services_of_files("etcd") == {"etcd"}
+    assert services_of_files("node") >= {"kubelet", "kube-proxy", "containerd", "cri-dockerd"}
+    assert services_of_files("control_plane") >= {"kube-apiserver", "kube-controller-manager", "kube-scheduler"}
 
 
 def test_every_service_whose_binary_the_artifacts_replace_has_a_restart():

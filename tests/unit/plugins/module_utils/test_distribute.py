@@ -8,6 +8,7 @@ from ansible_collections.corral.cluster.plugins.module_utils.distribute import (
     file_sha256,
     missing_sources,
     plan_entries,
+    services_of,
     wanted_digests,
 )
 
@@ -20,9 +21,19 @@ def test_entries_default_to_root_and_keep_their_source():
     entries = plan_entries([{"dest": "/etc/a.crt", "src": "/pki/a.crt", "mode": "0644"},
                             {"dest": "/etc/b.conf", "content": "b", "mode": "0600", "owner": "etcd", "group": "etcd"}])
     assert entries == [{"dest": "/etc/a.crt", "src": "/pki/a.crt", "mode": "0644", "owner": "root", "group": "root",
-                        "secret": False},
+                        "secret": False, "services": []},
                        {"dest": "/etc/b.conf", "content": "b", "mode": "0600", "owner": "etcd", "group": "etcd",
-                        "secret": True}]
+                        "secret": True, "services": []}]
+
+
+def test_the_services_of_the_changed_files_are_named_once_in_entry_order():
+    entries = plan_entries([{"dest": "/pki/kubelet.crt", "src": "/c/kubelet.crt", "mode": "0644", "services": "kubelet"},
+                            {"dest": "/kubelet.conf", "content": "k", "mode": "0600", "services": ["kubelet"]},
+                            {"dest": "/proxy.conf", "content": "p", "mode": "0600", "services": ["kube-proxy", ""]},
+                            {"dest": "/hosts.toml", "content": "h", "mode": "0644"}])
+    assert services_of(entries, ["/hosts.toml", "/proxy.conf", "/kubelet.conf", "/pki/kubelet.crt"]) == [
+        "kubelet", "kube-proxy"]
+    assert services_of(entries, ["/hosts.toml"]) == []
 
 
 def test_a_file_may_say_it_is_no_secret_whatever_its_mode():
@@ -38,6 +49,8 @@ def test_a_file_may_say_it_is_no_secret_whatever_its_mode():
     ([{"dest": "/etc/a", "src": "a", "mode": "0644"}], "src must be an absolute path on the controller"),
     ([{"dest": "/etc/a", "src": "/a", "mode": 644}], r"mode must be an octal string such as \"0600\", got 644"),
     ([{"dest": "/etc/a", "src": "/a", "mode": "0600", "secret": "no"}], "secret must be true or false, got 'no'"),
+    ([{"dest": "/etc/a", "src": "/a", "mode": "0600", "services": {"kubelet": 1}}],
+     r"services must be a list of systemd service names, got \{'kubelet': 1\}"),
     ([{"dest": "/etc/a", "src": "/a", "mode": "0644"}, {"dest": "/etc/a", "content": "", "mode": "0644"}],
      r"files\[1\]: /etc/a is listed twice"),
 ])
