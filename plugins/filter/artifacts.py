@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Any, Iterable, Mapping
 
 DOCUMENTATION = r"""
 name: artifact_destination
@@ -40,6 +40,12 @@ def artifact_destination(item: Mapping[str, Any], catalog: Mapping[str, Any]) ->
     return {"path": f"{catalog[item['artifact']]['dest']}/{item['name']}", "sha256": item["sha256"]}
 
 
+def artifact_files(items: Iterable[Mapping[str, Any]], catalog: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """distribute_files entries of fetched artifact files: their verified sum travels with them, 0755 root."""
+    return [{"src": item["src"], "dest": artifact_destination(item, catalog)["path"], "sha256": item["sha256"],
+             "mode": "0755"} for item in items]
+
+
 class FilterModule:
     def filters(self) -> dict[str, Any]:
-        return {"artifact_destination": artifact_destination}
+        return {"artifact_destination": artifact_destination, "artifact_files": artifact_files}

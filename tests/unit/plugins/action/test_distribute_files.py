@@ -1,8 +1,15 @@
-"""distribute_files: one file_digests call per host, copy only for what differs, secrets never in a diff."""
+"""distribute_files: one file_digests call per host; what differs goes in one upload and one unpack_files call
+(in check mode, copy reports it); secrets never in a diff."""
 
 from __future__ import annotations
 
+import grp
 import hashlib
+import json
+import os
+import pwd
+import shutil
+import stat
 from unittest.mock import MagicMock
 
 import pytest
@@ -31,13 +38,24 @@ def action(files, check_mode=False, differ=(), missing_parents=(), copy_results=
     compared = {"differ": list(differ), "missing_parents": list(missing_parents),
                 "directories_differ": list(directories_differ)}
 
+    sent = []
+
     def execute_module(module_name, module_args, task_vars):
         if module_name == "corral.cluster.file_digests":
             return compared
+        if module_name == "corral.cluster.unpack_files":
+            sent.append(module_args)
+            return {"changed": True, "files": [item["dest"] for item in module_args["files"]],
+                    "directories": [item["path"] for item in module_args["directories"]]}
         return {"changed": True, "path": module_args["path"]}
 
     plugin._execute_module = MagicMock(side_effect=execute_module)
     plugin._remove_tmp_path = MagicMock()
+    plugin._transfer_file = MagicMock()
+    plugin._fixup_perms2 = MagicMock()
+    plugin._connection._shell.tmpdir = "/remote/tmp"
+    plugin._connection._shell.join_path = os.path.join
+    plugin.sent = sent
     return plugin, copies
 
 
@@ -48,19 +66,80 @@ def pki(tmp_path):
     return tmp_path
 
 
-def test_one_comparison_and_copies_of_only_the_files_that_differ(pki):
+def test_one_comparison_and_one_upload_of_only_the_files_that_differ(pki):
     files = [{"dest": "/etc/k/ca.crt", "src": f"{pki}/ca.crt", "mode": "0644"},
-             {"dest": "/etc/k/ca.key", "src": f"{pki}/ca.key", "mode": "0600"}]
+             {"dest": "/etc/k/ca.key", "src": f"{pki}/ca.key", "mode": "0600", "services": ["kubelet"]}]
     plugin, copies = action(files, differ=["/etc/k/ca.key"])
     result = plugin.run(task_vars={})
-    plugin._execute_module.assert_called_once()
-    compared = plugin._execute_module.call_args.kwargs["module_args"]["files"]
-    assert plugin._execute_module.call_args.kwargs["module_args"]["directories"] == []
+    compared = plugin._execute_module.call_args_list[0].kwargs["module_args"]
+    assert compared["directories"] == []
     sums = [hashlib.sha256(b"CA").hexdigest(), hashlib.sha256(b"KEY").hexdigest()]
-    assert [item["sha256"] for item in compared] == sums
-    assert copies == [{"dest": "/etc/k/ca.key", "src": f"{pki}/ca.key", "mode": "0600", "owner": "root",
-                       "group": "root"}]
-    assert result["changed"] is True and result["files"] == ["/etc/k/ca.key"]
+    assert [item["sha256"] for item in compared["files"]] == sums
+    assert copies == []  # no copy per file: one tar, one module call
+    assert plugin.sent == [{"archive": "/remote/tmp/files.tar", "directories": [],
+                            "files": [{"dest": "/etc/k/ca.key", "mode": "0600", "owner": "root", "group": "root",
+                                       "diff": False, "member": "0"}]}]
+    assert plugin._transfer_file.call_count == 1
+    assert result["changed"] is True and result["files"] == ["/etc/k/ca.key"] and result["services"] == ["kubelet"]
+
+
+def test_the_upload_and_unpack_files_put_every_file_in_place_with_its_mode_owner_and_diff(pki, tmp_path, monkeypatch,
+                                                                                          capsys):
+    """The action's tar and uploads, handed to the real unpack_files module: the files land, atomically,
+    with their modes; a large file travels on its own; only what is no secret shows in the diff."""
+    from ansible.module_utils import basic
+    from ansible_collections.corral.cluster.plugins.action import distribute_files as action_module
+    from ansible_collections.corral.cluster.plugins.modules import unpack_files
+
+    monkeypatch.setattr(action_module, "UPLOAD_ALONE", 4)
+    owner, group = pwd.getpwuid(os.getuid()).pw_name, grp.getgrgid(os.getgid()).gr_name
+    host, remote = tmp_path / "host", tmp_path / "remote"
+    (host / "etc").mkdir(parents=True)
+    remote.mkdir()
+    (host / "etc" / "config.yaml").write_text("old: 1\n")
+    (pki / "kubelet").write_bytes(b"ELF binary")
+    files = [{"dest": f"{host}/etc/config.yaml", "content": "new: 2\n", "mode": "0600", "secret": False,
+              "owner": owner, "group": group},
+             {"dest": f"{host}/etc/pki/ca.key", "src": f"{pki}/ca.key", "mode": "0600", "owner": owner, "group": group},
+             {"dest": f"{host}/bin/kubelet", "src": f"{pki}/kubelet", "mode": "0755", "owner": owner, "group": group}]
+    directories = [{"path": f"{host}/etc/pki", "mode": "0700", "owner": owner, "group": group},
+                   {"path": f"{host}/bin", "mode": "0755", "owner": owner, "group": group}]
+    plugin, _copies = action(files, differ=[entry["dest"] for entry in files], directories=directories,
+                             directories_differ=[entry["path"] for entry in directories])
+    plugin._connection._shell.tmpdir = str(remote)
+    plugin._transfer_file.side_effect = shutil.copyfile
+
+    def unpack(module_name, module_args, task_vars):
+        if module_name != "corral.cluster.unpack_files":
+            return {"differ": [entry["dest"] for entry in files], "missing_parents": [],
+                    "directories_differ": [entry["path"] for entry in directories]}
+        args = dict(module_args, _ansible_diff=True)
+        try:
+            from ansible.module_utils.testing import patch_module_args
+        except ImportError:  # before ansible-core 2.19
+            monkeypatch.setattr(basic, "_ANSIBLE_ARGS", json.dumps({"ANSIBLE_MODULE_ARGS": args}).encode())
+            with pytest.raises(SystemExit):
+                unpack_files.main()
+        else:
+            with patch_module_args(args), pytest.raises(SystemExit):
+                unpack_files.main()
+        return json.loads(capsys.readouterr().out)
+
+    plugin._execute_module.side_effect = unpack
+    result = plugin.run(task_vars={})
+    assert not result.get("failed"), result
+    assert (host / "etc" / "config.yaml").read_text() == "new: 2\n"
+    assert (host / "etc" / "pki" / "ca.key").read_text() == "KEY"
+    assert (host / "bin" / "kubelet").read_bytes() == b"ELF binary"
+    assert {name: stat.S_IMODE((host / name).stat().st_mode) for name in ("etc/config.yaml", "etc/pki/ca.key",
+                                                                          "bin/kubelet", "etc/pki", "bin")} == {
+        "etc/config.yaml": 0o600, "etc/pki/ca.key": 0o600, "bin/kubelet": 0o755, "etc/pki": 0o700, "bin": 0o755}
+    assert result["directories"] == [f"{host}/etc/pki", f"{host}/bin"]
+    assert result["diff"] == [{"before_header": f"{host}/etc/config.yaml", "after_header": f"{host}/etc/config.yaml",
+                               "before": "old: 1\n", "after": "new: 2\n"}]
+    assert list(remote.iterdir()) == []  # the tar and the binary uploaded on its own are removed
+    assert [call.args[1] for call in plugin._transfer_file.call_args_list] == [f"{remote}/files.tar",
+                                                                               f"{remote}/file-2"]
 
 
 def test_nothing_differs_nothing_is_copied(pki):
@@ -73,7 +152,7 @@ def test_a_secret_never_shows_in_a_diff_a_certificate_does(pki):
     files = [{"dest": "/etc/k/ca.crt", "src": f"{pki}/ca.crt", "mode": "0644"},
              {"dest": "/etc/k/ca.key", "src": f"{pki}/ca.key", "mode": "0600"}]
     diff = {"before": "old", "after": "new"}
-    plugin, _copies = action(files, differ=["/etc/k/ca.crt", "/etc/k/ca.key"],
+    plugin, _copies = action(files, check_mode=True, differ=["/etc/k/ca.crt", "/etc/k/ca.key"],
                              copy_results={"/etc/k/ca.crt": {"changed": True, "diff": diff},
                                            "/etc/k/ca.key": {"changed": True, "diff": {"after": "KEY"}}})
     assert plugin.run(task_vars={})["diff"] == [diff]
@@ -96,8 +175,8 @@ def test_a_missing_source_outside_check_mode_is_refused_by_name(pki):
         plugin.run(task_vars={})
 
 
-def test_a_failed_copy_names_the_file(pki):
-    plugin, _copies = action([{"dest": "/etc/k/ca.crt", "src": f"{pki}/ca.crt", "mode": "0644"}],
+def test_a_failed_copy_in_check_mode_names_the_file(pki):
+    plugin, _copies = action([{"dest": "/etc/k/ca.crt", "src": f"{pki}/ca.crt", "mode": "0644"}], check_mode=True,
                              differ=["/etc/k/ca.crt"], copy_results={"/etc/k/ca.crt": {"failed": True, "msg": "ro fs"}})
     result = plugin.run(task_vars={})
     assert result["failed"] and result["msg"] == "distribute_files: copying /etc/k/ca.crt failed: ro fs"
@@ -107,17 +186,21 @@ def test_directories_are_compared_with_the_files_and_only_those_that_differ_are_
     directories = [{"path": "/etc/k", "mode": "0700"}, {"path": "/var/lib/k/", "mode": "0755", "owner": "etcd"}]
     plugin, copies = action([], directories=directories, directories_differ=["/var/lib/k"])
     result = plugin.run(task_vars={})
+    assert plugin.sent[0]["directories"] == [{"path": "/var/lib/k", "mode": "0755", "owner": "etcd", "group": "root"}]
+    assert result["changed"] is True and result["directories"] == ["/var/lib/k"] and copies == []
+    # In check mode ansible.builtin.file says what it would do.
+    plugin, copies = action([], check_mode=True, directories=directories, directories_differ=["/var/lib/k"])
+    plugin.run(task_vars={})
     calls = [(call.kwargs["module_name"], call.kwargs["module_args"]) for call in plugin._execute_module.call_args_list]
     assert calls[1:] == [("ansible.legacy.file", {"path": "/var/lib/k", "mode": "0755", "owner": "etcd",
                                                   "group": "root", "state": "directory"})]
-    assert result["changed"] is True and result["directories"] == ["/var/lib/k"] and copies == []
 
 
 def test_a_file_that_says_it_is_no_secret_shows_in_a_diff_despite_its_mode(pki):
     diff = {"before": "cgroupDriver: cgroupfs", "after": "cgroupDriver: systemd"}
     files = [{"dest": "/var/lib/kubelet/config.yaml", "content": "cgroupDriver: systemd", "mode": "0600",
               "secret": False}]
-    plugin, copies = action(files, differ=["/var/lib/kubelet/config.yaml"],
+    plugin, copies = action(files, check_mode=True, differ=["/var/lib/kubelet/config.yaml"],
                             copy_results={"/var/lib/kubelet/config.yaml": {"changed": True, "diff": [diff]}})
     assert plugin.run(task_vars={})["diff"] == [diff]
     assert "secret" not in copies[0]

@@ -1,0 +1,179 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Put the files of one uploaded tar in place, each atomically: the second half of distribute_files."""
+
+DOCUMENTATION = r"""
+module: unpack_files
+short_description: Put the files of an uploaded tar in place, each atomically, with its mode and owner
+version_added: 0.2.0
+description:
+  - The host side of M(corral.cluster.distribute_files), which sends every file that differs in one tar
+    instead of one copy per file. Not meant to be called on its own.
+  - Member I(N) of the tar becomes the file O(files)[N], written beside its destination with its mode, owner
+    and group already set, then renamed over it (a running binary is replaced, not overwritten).
+  - The directories of O(directories) are made first (their missing parents too), or their mode, owner and
+    group put back.
+  - The archive and the uploaded files are removed afterwards.
+options:
+  archive:
+    description: The tar on the host, whose members the entries of O(files) name (C(member)).
+    type: path
+  files:
+    description:
+      - The files to put in place, each C({dest, mode, owner, group}) with C(member), the name of its member in
+        O(archive), or C(upload), a file uploaded on its own (large files are not copied into the tar).
+      - C(diff) (V(true) or V(false)) says whether C(--diff) may show the file.
+    type: list
+    elements: dict
+    default: []
+  directories:
+    description: Directories to make or mend first, each C({path, mode, owner, group}).
+    type: list
+    elements: dict
+    default: []
+notes:
+  - Does not support check mode; M(corral.cluster.distribute_files) reports what it would copy instead.
+author:
+  - corral.cluster maintainers (@corral)
+"""
+
+EXAMPLES = r"""
+- name: Never called directly (distribute_files uploads the archive, then calls it)
+  corral.cluster.unpack_files:
+    archive: /root/.ansible/tmp/ansible-tmp-1/files.tar
+    files:
+      - {dest: /etc/kubernetes/pki/ca.crt, mode: "0644", owner: root, group: root}
+"""
+
+RETURN = r"""
+files:
+  description: The destinations written, in order.
+  returned: always
+  type: list
+  elements: str
+directories:
+  description: The directories made or mended, in order.
+  returned: always
+  type: list
+  elements: str
+"""
+
+import grp
+import os
+import pwd
+import tarfile
+import tempfile
+
+from ansible.module_utils.basic import AnsibleModule
+
+DIFF_LIMIT = 256 * 1024  # larger files are not shown with --diff, as the copy module does
+
+
+def _old_text(path):
+    try:
+        if os.path.getsize(path) > DIFF_LIMIT:
+            return None
+        with open(path, "rb") as handle:
+            return handle.read().decode("utf-8")
+    except (OSError, IOError):  # a new file
+        return ""
+    except UnicodeDecodeError:
+        return None
+
+
+def _ids(entry):
+    return pwd.getpwnam(str(entry.get("owner") or "root")).pw_uid, grp.getgrnam(str(entry.get("group") or "root")).gr_gid
+
+
+def put(module, source, entry):
+    """Write the member beside its destination with the wanted mode and owner, then rename it over it."""
+    dest = entry["dest"]
+    uid, gid = _ids(entry)
+    handle, temporary = tempfile.mkstemp(prefix=".corral-", dir=os.path.dirname(dest))  # 0600 from the start
+    try:
+        with os.fdopen(handle, "wb") as out:
+            for block in iter(lambda: source.read(1 << 20), b""):
+                out.write(block)
+            out.flush()
+            os.fchown(out.fileno(), uid, gid)
+            os.fchmod(out.fileno(), int(str(entry["mode"]), 8))
+        os.rename(temporary, dest)
+    except BaseException:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+        raise
+    if module.selinux_enabled():
+        module.set_context_if_different(dest, module.selinux_default_context(dest), False)
+
+
+def make_directory(entry):
+    """Whether the directory was made or its mode, owner or group put back. Missing parents are made
+    with the same mode, owner and group, as ansible.builtin.file does."""
+    path = entry["path"]
+    uid, gid = _ids(entry)
+    mode = int(str(entry["mode"]), 8)
+    missing = []
+    current = path
+    while not os.path.lexists(current):
+        missing.append(current)
+        current = os.path.dirname(current)
+    for directory in reversed(missing):
+        os.mkdir(directory)
+        os.chown(directory, uid, gid)
+        os.chmod(directory, mode)
+    info = os.stat(path)
+    mended = (info.st_uid, info.st_gid) != (uid, gid) or (info.st_mode & 0o7777) != mode
+    if mended:
+        os.chown(path, uid, gid)
+        os.chmod(path, mode)
+    return bool(missing) or mended
+
+
+def main():
+    module = AnsibleModule(argument_spec={"archive": {"type": "path"},
+                                          "files": {"type": "list", "elements": "dict", "default": []},
+                                          "directories": {"type": "list", "elements": "dict", "default": []}},
+                           supports_check_mode=False)
+    archive, files = module.params["archive"], module.params["files"]
+    written, made, diffs = [], [], []
+    bundle = None
+    try:
+        for entry in module.params["directories"]:
+            if make_directory(entry):
+                made.append(entry["path"])
+        if archive:
+            bundle = tarfile.open(archive, "r:")
+        for entry in files:
+            if "upload" in entry:
+                source = open(entry["upload"], "rb")
+            else:
+                source = bundle.extractfile(entry["member"]) if bundle else None
+                if source is None:
+                    module.fail_json(msg=f"unpack_files: no file {entry.get('member')!r} in the archive for {entry['dest']}")
+            with source:
+                before = _old_text(entry["dest"]) if module._diff and entry.get("diff") else None
+                put(module, source, entry)
+            written.append(entry["dest"])
+            if before is not None:
+                after = _old_text(entry["dest"])
+                if after is not None:
+                    diffs.append({"before_header": entry["dest"], "after_header": entry["dest"],
+                                  "before": before, "after": after})
+    except (OSError, IOError, KeyError, tarfile.TarError) as error:
+        module.fail_json(msg=f"unpack_files: cannot put {len(files)} files in place "
+                             f"(after {len(written)}: {', '.join(written) or 'none'}): {error}", files=written)
+    finally:
+        if bundle is not None:
+            bundle.close()
+        for path in [archive] + [entry["upload"] for entry in files if "upload" in entry]:
+            if path and os.path.exists(path):
+                os.unlink(path)
+    result = {"changed": bool(written or made), "files": written, "directories": made}
+    if diffs:
+        result["diff"] = diffs
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
