@@ -50,7 +50,7 @@ def plan_entries(files: Any) -> List[Entry]:
         if "src" in item:
             entry["src"] = item["src"]
             if item.get("sha256"):  # known (a verified artifact): the controller does not read the file again
-                entry["sha256"] = str(item["sha256"]).lower().split(":")[-1]
+                entry["sha256"] = str(item["sha256"]).lower().rsplit(":", maxsplit=1)[-1]
         elif "pending" in item:  # made from a controller file that does not exist yet (check mode)
             entry["pending"] = str(item["pending"])
         else:

@@ -17,6 +17,6 @@ def test_each_file_goes_to_its_artifact_directory_0755_with_its_verified_sum():
 
 def test_a_known_sum_is_compared_as_given_and_the_controller_file_is_not_read():
     read = []
-    wanted, missing = wanted_digests(plan_entries(artifact_files(ITEMS, CATALOG)), lambda path: read.append(path))
+    wanted, missing = wanted_digests(plan_entries(artifact_files(ITEMS, CATALOG)), read.append)
     assert read == [] and missing == []
     assert [item["sha256"] for item in wanted] == ["ab12", "cd34"]
