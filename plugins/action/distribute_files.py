@@ -23,7 +23,8 @@ from ansible_collections.corral.cluster.plugins.module_utils.distribute import (
 )
 
 ARGUMENT_SPEC = {"files": {"type": "list", "elements": "dict", "default": []},
-                 "directories": {"type": "list", "elements": "dict", "default": []}}
+                 "directories": {"type": "list", "elements": "dict", "default": []},
+                 "units": {"type": "list", "elements": "str", "default": []}}
 COPY_ARGS = ("dest", "mode", "owner", "group", "src", "content")  # not "secret" nor "services": ours
 # A controller file larger than this is uploaded on its own (not copied into the tar first).
 UPLOAD_ALONE = 1 << 20
@@ -53,7 +54,8 @@ class ActionModule(ActionBase):
                 + " (the pki role issues certificates and keys: run the whole playbook, not a later stage alone)")
         try:
             compared = self._execute_module(module_name="corral.cluster.file_digests",
-                                            module_args={"files": wanted, "directories": directories},
+                                            module_args={"files": wanted, "directories": directories,
+                                                         "units": args["units"]},
                                             task_vars=task_vars)
             if compared.get("failed"):
                 return {**result, **compared}
@@ -71,7 +73,7 @@ class ActionModule(ActionBase):
             return {**result, "failed": True, "msg": f"distribute_files: {outcome.get('msg', '')}"}
         changed, made = outcome.get("files", []), outcome.get("directories", [])
         result.update(changed=bool(changed or made), files=changed, directories=made,
-                      services=services_of(entries, changed))
+                      services=services_of(entries, changed), units=compared.get("units", {}))
         if outcome.get("diff"):
             result["diff"] = outcome["diff"]
         return result

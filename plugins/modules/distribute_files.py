@@ -39,6 +39,13 @@ options:
     type: list
     elements: dict
     default: []
+  units:
+    description:
+      - systemd services whose state the same call reports in RV(units), for the caller to start only those
+        that are not running (the C(service) entry point of C(corral.cluster.common) reads it).
+    type: list
+    elements: str
+    default: []
 extends_documentation_fragment:
   - action_common_attributes
 attributes:
@@ -77,6 +84,11 @@ services:
   type: list
   elements: str
   sample: [kubelet]
+units:
+  description: For each unit of O(units), its C(ActiveState) and C(UnitFileState) before this task.
+  returned: always
+  type: dict
+  sample: {kubelet: {ActiveState: active, UnitFileState: enabled}}
 directories:
   description: The directories made or mended (in check mode, that would be), in input order.
   returned: always

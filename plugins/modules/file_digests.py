@@ -26,6 +26,13 @@ options:
     type: list
     elements: dict
     default: []
+  units:
+    description:
+      - systemd services whose state to report in RV(units) (one C(systemctl show) for all), so that a
+        caller starts only those not running.
+    type: list
+    elements: str
+    default: []
   services:
     description:
       - systemd services, each unit name mapped to the binary its main process runs. A running
@@ -61,6 +68,13 @@ missing_parents:
   returned: always
   type: list
   elements: str
+units:
+  description:
+    - For each unit of O(units), its C(ActiveState) and C(UnitFileState) as systemd reports them
+      (C({}) when systemd does not answer).
+  returned: always
+  type: dict
+  sample: {kubelet: {ActiveState: active, UnitFileState: enabled}}
 restart:
   description:
     - The units of O(services) that run and whose binary differs or was replaced after they started,
@@ -121,20 +135,26 @@ def directories_differing(directories: list) -> list:
             if not os.path.isdir(str(item["path"])) or attributes_differ(str(item["path"]), item)]
 
 
-def main_pids(run_command, units: list) -> dict:
-    """{unit: main PID} from one `systemctl show` (0 for a unit that is not running or not there).
+def unit_properties(run_command, units: list, properties: list) -> dict:
+    """{unit: {property: value}} from one `systemctl show` ({} for a unit systemd did not answer for).
     systemctl prints a block of properties per unit, blank-line separated, in its own order."""
     if not units:
         return {}
-    rc, out, _err = run_command(["systemctl", "show", "--property=Id,MainPID", "--", *units])
-    pids = {}
+    rc, out, _err = run_command(["systemctl", "show", "--property=" + ",".join(["Id", *properties]), "--", *units])
+    found = {}
     for block in out.split("\n\n") if rc == 0 else []:
-        properties = dict(line.partition("=")[::2] for line in block.splitlines() if "=" in line)
-        unit_id = properties.get("Id", "")
+        values = dict(line.partition("=")[::2] for line in block.splitlines() if "=" in line)
+        unit_id = values.pop("Id", "")
         if unit_id.endswith(".service"):
             unit_id = unit_id[:-len(".service")]
-        pids[unit_id] = int(properties.get("MainPID") or 0)
-    return {unit: pids.get(unit, 0) for unit in units}
+        found[unit_id] = values
+    return {unit: found.get(unit, {}) for unit in units}
+
+
+def main_pids(run_command, units: list) -> dict:
+    """{unit: main PID} (0 for a unit that is not running or not there)."""
+    return {unit: int(values.get("MainPID") or 0)
+            for unit, values in unit_properties(run_command, units, ["MainPID"]).items()}
 
 
 def restarting(services: dict, differ: list, pids: dict, readlink=os.readlink) -> list:
@@ -160,7 +180,8 @@ def restarting(services: dict, differ: list, pids: dict, readlink=os.readlink) -
 def main() -> None:
     module = AnsibleModule(argument_spec={"files": {"type": "list", "elements": "dict", "required": True},
                                           "directories": {"type": "list", "elements": "dict", "default": []},
-                                          "services": {"type": "dict", "default": {}}},
+                                          "services": {"type": "dict", "default": {}},
+                                          "units": {"type": "list", "elements": "str", "default": []}},
                            supports_check_mode=True)
     for option, required in (("files", {"path", "sha256"}), ("directories", {"path"})):
         for item in module.params[option]:
@@ -173,6 +194,7 @@ def main() -> None:
     services = module.params["services"]
     pids = main_pids(module.run_command, [str(unit) for unit in services])
     module.exit_json(changed=False, differ=differ, restart=restarting(services, differ, pids),
+                     units=unit_properties(module.run_command, module.params["units"], ["ActiveState", "UnitFileState"]),
                      directories_differ=directories_differing(module.params["directories"]),
                      missing_parents=[path for path in differ if not os.path.isdir(os.path.dirname(path))])
 

@@ -53,7 +53,26 @@ def test_directories_missing_or_with_another_mode_are_listed(tmp_path):
 
 # --- services that run a binary about to be replaced, or replaced since they started -----------
 
-from ansible_collections.corral.cluster.plugins.modules.file_digests import main_pids, restarting  # noqa: E402
+from ansible_collections.corral.cluster.plugins.modules.file_digests import (  # noqa: E402
+    main_pids,
+    restarting,
+    unit_properties,
+)
+
+
+def test_the_state_of_the_units_comes_from_one_systemctl_call():
+    calls = []
+
+    def run_command(argv):
+        calls.append(argv)
+        return 0, ("ActiveState=active\nUnitFileState=enabled\nId=kubelet.service\n\n"
+                   "Id=kube-proxy.service\nActiveState=inactive\nUnitFileState=\n"), ""
+
+    assert unit_properties(run_command, ["kubelet", "kube-proxy", "etcd"], ["ActiveState", "UnitFileState"]) == {
+        "kubelet": {"ActiveState": "active", "UnitFileState": "enabled"},
+        "kube-proxy": {"ActiveState": "inactive", "UnitFileState": ""}, "etcd": {}}
+    assert calls == [["systemctl", "show", "--property=Id,ActiveState,UnitFileState", "--", "kubelet", "kube-proxy",
+                      "etcd"]]
 
 
 def test_main_pids_read_from_one_systemctl_call():
