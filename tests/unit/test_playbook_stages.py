@@ -52,3 +52,11 @@ def test_the_nodes_plays_run_the_same_roles_from_one_file(name):
     roles = yaml.safe_load((PLAYBOOKS / "tasks" / "node_roles.yml").read_text(encoding="utf-8"))
     names = [(task.get("ansible.builtin.include_role") or task.get("ansible.builtin.import_role"))["name"] for task in roles]
     assert names == ["corral.cluster.docker", "corral.cluster.network", "corral.cluster.node"]
+
+
+def test_every_play_of_remove_node_stops_the_run_when_a_host_fails():
+    """A failure on the other nodes (their proxies, the drain) must not go on to reset the node being removed."""
+    plays = [play for play in yaml.safe_load((PLAYBOOKS / "remove_node.yml").read_text(encoding="utf-8"))
+             if IMPORT not in play]
+    assert plays
+    assert [play.get("name") for play in plays if play.get("any_errors_fatal") is not True] == []
