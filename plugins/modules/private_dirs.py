@@ -19,13 +19,7 @@ options:
     required: true
 extends_documentation_fragment:
   - action_common_attributes
-attributes:
-  check_mode:
-    support: full
-  diff_mode:
-    support: none
-  platform:
-    platforms: posix
+  - corral.cluster.attributes
 author:
   - corral.cluster maintainers (@corral)
 """
