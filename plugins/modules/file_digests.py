@@ -63,6 +63,11 @@ directories_differ:
   returned: always
   type: list
   elements: str
+compared:
+  description: Every path of O(files), in input order (what this host was checked for; shown with C(-v)).
+  returned: always
+  type: list
+  elements: str
 missing_parents:
   description: Those of the paths in RV(differ) whose directory does not exist (yet).
   returned: always
@@ -196,7 +201,8 @@ def main() -> None:
     module.exit_json(changed=False, differ=differ, restart=restarting(services, differ, pids),
                      units=unit_properties(module.run_command, module.params["units"], ["ActiveState", "UnitFileState"]),
                      directories_differ=directories_differing(module.params["directories"]),
-                     missing_parents=[path for path in differ if not os.path.isdir(os.path.dirname(path))])
+                     missing_parents=[path for path in differ if not os.path.isdir(os.path.dirname(path))],
+                     compared=[str(item["path"]) for item in module.params["files"]])
 
 
 def _is_octal_mode(mode) -> bool:

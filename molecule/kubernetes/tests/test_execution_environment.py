@@ -46,9 +46,13 @@ def test_a_stage_playbook_and_its_preflight_in_the_execution_environment_find_th
     then etcd's stage; one run proves both (a run of preflight.yml alone cost CI half a minute more). The
     stage compares and installs etcd's binaries only, on node1 too, which is a control plane: it once
     copied the inventory's Kubernetes binaries over the running ones there."""
-    rc, output = ee_run("corral.cluster.etcd")
+    rc, output = ee_run("corral.cluster.etcd", "-v")
     assert rc == 0, output
-    binaries = set(re.findall(r"^\w+: \[node1\] => \(item=/usr/local/bin/([^)]+)\)", output, re.M))
+    # What node1 was checked for: the "compared" paths of the artifacts' one comparison (shown with -v).
+    comparison = re.search(r"^TASK \[corral\.cluster\.artifacts : Compare the install directories and the installed "
+                           r"binaries[^\n]*\n(?:.*\n)*?ok: \[node1\] => (\{.*\})$", output, re.M)
+    assert comparison, output
+    binaries = {path.rsplit("/", 1)[-1] for path in json.loads(comparison.group(1))["compared"]}
     assert "etcd" in binaries and not {name for name in binaries if name.startswith("kube")}, binaries
     assert re.findall(r"^PLAY \[(.+?)\]", output, re.M)[0] == "Preflight checks", output
     assert re.search(r"^TASK \[corral\.cluster\.preflight : Check the inventory and the cluster settings\]", output, re.M), output
