@@ -7,38 +7,32 @@ from __future__ import annotations
 
 import os
 import stat
-from typing import Any, Callable, Optional
+from typing import Any, Optional
 
 from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
+
+from ansible_collections.corral.cluster.plugins.module_utils._files import make_directories, missing_directories
 
 ARGUMENT_SPEC = {"paths": {"type": "list", "elements": "path", "required": True}}
 MODE = 0o700
 
 
-def make_private(path: str, check_mode: bool, mkdir: Callable[[str, int], None] = os.mkdir,
-                 chmod: Callable[[str, int], None] = os.chmod) -> list[str]:
+def make_private(path: str, check_mode: bool) -> list[str]:
     """The directories made or whose mode was put back to 0700: PATH and the missing parents made for it
     (explicit modes: the umask does not matter). Nothing is changed in check mode."""
     path = os.path.abspath(os.path.expanduser(path))
-    missing = []
-    current = path
-    while not os.path.lexists(current):
-        missing.append(current)
-        current = os.path.dirname(current)
-    if not os.path.isdir(current):
-        raise AnsibleActionFail(f"private_dirs: {current} exists and is not a directory, so {path} cannot be made")
-    changed = []
-    if not missing and stat.S_IMODE(os.stat(path).st_mode) != MODE:
-        changed.append(path)
-        if not check_mode:
-            chmod(path, MODE)
-    for directory in reversed(missing):
-        changed.append(directory)
-        if not check_mode:
-            mkdir(directory, MODE)
-            chmod(directory, MODE)
-    return changed
+    missing = missing_directories(path)
+    existing = os.path.dirname(missing[0]) if missing else path
+    if not os.path.isdir(existing):
+        raise AnsibleActionFail(f"private_dirs: {existing} exists and is not a directory, so {path} cannot be made")
+    if missing:
+        return missing if check_mode else make_directories(path, MODE)
+    if stat.S_IMODE(os.stat(path).st_mode) == MODE:
+        return []
+    if not check_mode:
+        os.chmod(path, MODE)
+    return [path]
 
 
 class ActionModule(ActionBase):

@@ -16,11 +16,12 @@ Anything else is reissued (with the existing key when that key is good) and the 
 
 import base64
 import datetime
+import io
 import os
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Dict, List, NamedTuple, Optional, Sequence, Tuple, Union
 
+from ansible_collections.corral.cluster.plugins.module_utils._files import make_directories, write_atomic
 from ansible_collections.corral.cluster.plugins.module_utils._pki_plan import (
     apiserver_sans,
     CERT_MODE,
@@ -306,28 +307,12 @@ def _fix_modes(root: Path, plan: Sequence[CertSpec], changes: Changes, write: bo
 
 def _write_atomic(path: Path, content: bytes, mode: int) -> None:
     _ensure_dir(path.parent)
-    # mkstemp creates the file 0600, so a key is never readable by others, even for a moment.
-    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(descriptor, "wb") as handle:
-            handle.write(content)
-        os.chmod(temporary, mode)
-        os.replace(temporary, path)
-    except BaseException:
-        os.unlink(temporary)
-        raise
+    write_atomic(str(path), io.BytesIO(content), mode)
 
 
 def _ensure_dir(path: Path) -> None:
     """The directory, 0700; so is every parent it creates (mkdir -p would leave them to the umask)."""
-    missing = []
-    current = path
-    while not current.exists():
-        missing.append(current)
-        current = current.parent
-    for directory in reversed(missing):
-        directory.mkdir(mode=DIR_MODE, exist_ok=True)
-        directory.chmod(DIR_MODE)
+    make_directories(str(path), DIR_MODE)
     path.chmod(DIR_MODE)
 
 

@@ -78,10 +78,11 @@ files_changed:
   elements: str
 """
 
+import io
 import os
-import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.corral.cluster.plugins.module_utils._files import make_directories, write_atomic
 from ansible_collections.corral.cluster.plugins.module_utils.kernel import (modules_to_load, parameters_to_set,
                                                                             same_value, sysctl_file_content,
                                                                             sysctl_path)
@@ -100,15 +101,11 @@ def read_text(path):
 
 
 def write_file(module, path, content):
-    """Atomically, beside the file (the directory is created 0755 when missing)."""
-    directory = os.path.dirname(path)
-    if not os.path.isdir(directory):
-        os.makedirs(directory, 0o755)
-    handle, temporary = tempfile.mkstemp(prefix=".corral-", dir=directory)
-    with os.fdopen(handle, "w") as out:
-        out.write(content)
-    os.chmod(temporary, int(FILE_MODE, 8))
-    module.atomic_move(temporary, path)
+    """Atomically, beside the file (the directory is made 0755 when missing)."""
+    make_directories(os.path.dirname(path), 0o755)
+    write_atomic(path, io.BytesIO(content.encode("utf-8")), int(FILE_MODE, 8), 0, 0)
+    if module.selinux_enabled():
+        module.set_context_if_different(path, module.selinux_default_context(path), False)
 
 
 def converge_file(module, path, content, result):

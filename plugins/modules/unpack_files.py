@@ -63,9 +63,9 @@ import grp
 import os
 import pwd
 import tarfile
-import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.corral.cluster.plugins.module_utils._files import make_directories, write_atomic
 
 DIFF_LIMIT = 256 * 1024  # larger files are not shown with --diff, as the copy module does
 
@@ -90,19 +90,7 @@ def put(module, source, entry):
     """Write the member beside its destination with the wanted mode and owner, then rename it over it."""
     dest = entry["dest"]
     uid, gid = _ids(entry)
-    handle, temporary = tempfile.mkstemp(prefix=".corral-", dir=os.path.dirname(dest))  # 0600 from the start
-    try:
-        with os.fdopen(handle, "wb") as out:
-            for block in iter(lambda: source.read(1 << 20), b""):
-                out.write(block)
-            out.flush()
-            os.fchown(out.fileno(), uid, gid)
-            os.fchmod(out.fileno(), int(str(entry["mode"]), 8))
-        os.rename(temporary, dest)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
-        raise
+    write_atomic(dest, source, int(str(entry["mode"]), 8), uid, gid)
     if module.selinux_enabled():
         module.set_context_if_different(dest, module.selinux_default_context(dest), False)
 
@@ -113,21 +101,14 @@ def make_directory(entry):
     path = entry["path"]
     uid, gid = _ids(entry)
     mode = int(str(entry["mode"]), 8)
-    missing = []
-    current = path
-    while not os.path.lexists(current):
-        missing.append(current)
-        current = os.path.dirname(current)
-    for directory in reversed(missing):
-        os.mkdir(directory)
-        os.chown(directory, uid, gid)
-        os.chmod(directory, mode)
+    if make_directories(path, mode, uid, gid):
+        return True
     info = os.stat(path)
-    mended = (info.st_uid, info.st_gid) != (uid, gid) or (info.st_mode & 0o7777) != mode
-    if mended:
-        os.chown(path, uid, gid)
-        os.chmod(path, mode)
-    return bool(missing) or mended
+    if (info.st_uid, info.st_gid) == (uid, gid) and (info.st_mode & 0o7777) == mode:
+        return False
+    os.chown(path, uid, gid)
+    os.chmod(path, mode)
+    return True
 
 
 def main():
