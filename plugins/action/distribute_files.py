@@ -24,8 +24,9 @@ from ansible_collections.corral.cluster.plugins.module_utils.distribute import (
 
 ARGUMENT_SPEC = {"files": {"type": "list", "elements": "dict", "default": []},
                  "directories": {"type": "list", "elements": "dict", "default": []},
-                 "units": {"type": "list", "elements": "str", "default": []}}
-COPY_ARGS = ("dest", "mode", "owner", "group", "src", "content")  # not "secret" nor "services": ours
+                 "units": {"type": "list", "elements": "str", "default": []},
+                 "read": {"type": "list", "elements": "path", "default": []}}
+COPY_ARGS = ("dest", "mode", "owner", "group", "src", "content", "validate")  # not "secret" nor "services": ours
 # A controller file larger than this is uploaded on its own (not copied into the tar first).
 UPLOAD_ALONE = 1 << 20
 
@@ -55,7 +56,7 @@ class ActionModule(ActionBase):
         try:
             compared = self._execute_module(module_name="corral.cluster.file_digests",
                                             module_args={"files": wanted, "directories": directories,
-                                                         "units": args["units"]},
+                                                         "units": args["units"], "read": args["read"]},
                                             task_vars=task_vars)
             if compared.get("failed"):
                 return {**result, **compared}
@@ -73,7 +74,8 @@ class ActionModule(ActionBase):
             return {**result, "failed": True, "msg": f"distribute_files: {outcome.get('msg', '')}"}
         changed, made = outcome.get("files", []), outcome.get("directories", [])
         result.update(changed=bool(changed or made), files=changed, directories=made,
-                      services=services_of(entries, changed), units=compared.get("units", {}))
+                      services=services_of(entries, changed), units=compared.get("units", {}),
+                      contents=compared.get("contents", {}))
         if outcome.get("diff"):
             result["diff"] = outcome["diff"]
         return result
@@ -122,7 +124,8 @@ class ActionModule(ActionBase):
             local_tar = os.path.join(local_dir, "files.tar")
             with tarfile.open(local_tar, "w", dereference=True) as bundle:
                 for index, entry in enumerate(entries):
-                    item = {name: entry[name] for name in ("dest", "mode", "owner", "group")}
+                    item = {name: entry[name] for name in ("dest", "mode", "owner", "group", "validate")
+                            if name in entry}
                     item["diff"] = not entry["secret"]
                     if "src" in entry and os.path.getsize(entry["src"]) > UPLOAD_ALONE:
                         item["diff"] = False  # too large to show

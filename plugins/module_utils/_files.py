@@ -7,7 +7,7 @@ Python 3.6 (the EL 8 hosts): no walrus, no builtin generics."""
 
 import os
 import tempfile
-from typing import List, Optional
+from typing import Callable, List, Optional
 
 CHUNK = 1 << 20
 
@@ -37,10 +37,12 @@ def make_directories(path: str, mode: int, uid: Optional[int] = None, gid: Optio
     return made
 
 
-def write_atomic(path: str, source, mode: int, uid: Optional[int] = None, gid: Optional[int] = None) -> None:
+def write_atomic(path: str, source, mode: int, uid: Optional[int] = None, gid: Optional[int] = None,
+                 validate: Optional[Callable[[str], None]] = None) -> None:
     """Write the file-like SOURCE beside PATH, give it MODE (and UID and GID when given), then rename it
     over PATH. mkstemp creates the file 0600, so a key is never readable by others, even for a moment;
-    a running binary is replaced, not overwritten."""
+    a running binary is replaced, not overwritten. VALIDATE, when given, is called with the written file's
+    path before the rename: what it raises leaves PATH as it was."""
     descriptor, temporary = tempfile.mkstemp(dir=os.path.dirname(path), prefix="." + os.path.basename(path) + ".")
     try:
         with os.fdopen(descriptor, "wb") as handle:
@@ -50,6 +52,8 @@ def write_atomic(path: str, source, mode: int, uid: Optional[int] = None, gid: O
             if uid is not None:
                 os.fchown(handle.fileno(), uid, -1 if gid is None else gid)
             os.fchmod(handle.fileno(), mode)
+        if validate is not None:
+            validate(temporary)
         os.replace(temporary, path)
     except BaseException:
         if os.path.exists(temporary):

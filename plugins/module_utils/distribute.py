@@ -45,8 +45,14 @@ def plan_entries(files: Any) -> List[Entry]:
         if not isinstance(services, list) or not all(isinstance(name, str) for name in services):
             raise ValueError(f"files[{index}] ({dest}): services must be a list of systemd service names, "
                              f"got {item.get('services')!r}")
+        validate = item.get("validate")
+        if validate is not None and not (isinstance(validate, str) and "%s" in validate):
+            raise ValueError(f"files[{index}] ({dest}): validate must be a command with %s (the new file), "
+                             f"got {validate!r}")
         entry = {"dest": dest, "mode": item["mode"], "owner": str(item.get("owner", "root")),
                  "group": str(item.get("group", "root")), "secret": secret, "services": [name for name in services if name]}
+        if validate:
+            entry["validate"] = validate
         if "src" in item:
             entry["src"] = item["src"]
             if item.get("sha256"):  # known (a verified artifact): the controller does not read the file again

@@ -29,6 +29,8 @@ options:
       - C(services), the systemd services that read the file (a name or a list). Those of the files copied
         are returned in RV(services), for the caller to restart (the C(service) entry point of
         C(corral.cluster.common) reads them).
+      - C(validate), a command with C(%s) that must accept the new file before it replaces C(dest), as
+        M(ansible.builtin.copy)'s O(ansible.builtin.copy#module:validate) (for example V(haproxy -c -f %s)).
     type: list
     elements: dict
     default: []
@@ -45,6 +47,13 @@ options:
         that are not running (the C(service) entry point of C(corral.cluster.common) reads it).
     type: list
     elements: str
+    default: []
+  read:
+    description:
+      - Small files (up to 256 KiB) whose text the same call returns in RV(contents), read before anything is
+        copied, for the caller's later tasks to decide from (see M(corral.cluster.file_digests)).
+    type: list
+    elements: path
     default: []
 extends_documentation_fragment:
   - action_common_attributes
@@ -85,10 +94,17 @@ services:
   elements: str
   sample: [kubelet]
 units:
-  description: For each unit of O(units), its C(ActiveState) and C(UnitFileState) before this task.
+  description:
+    - For each unit of O(units), its state before this task (C(LoadState), C(ActiveState), C(UnitFileState),
+      C(ConditionResult), C(ConditionTimestampMonotonic); see M(corral.cluster.file_digests)).
   returned: always
   type: dict
-  sample: {kubelet: {ActiveState: active, UnitFileState: enabled}}
+  sample: {kubelet: {LoadState: loaded, ActiveState: active, UnitFileState: enabled}}
+contents:
+  description: For each path of O(read), its text before this task, or V(null) when there is no such file.
+  returned: always
+  type: dict
+  sample: {/etc/hostname: "node1\n"}
 directories:
   description: The directories made or mended (in check mode, that would be), in input order.
   returned: always

@@ -33,6 +33,13 @@ options:
     type: list
     elements: str
     default: []
+  read:
+    description:
+      - Small files (up to 256 KiB, such as C(/etc/hosts) or C(/proc/swaps)) whose text to return in
+        RV(contents), so that a role decides from one call which of its tasks have something to do.
+    type: list
+    elements: path
+    default: []
   services:
     description:
       - systemd services, each unit name mapped to the binary its main process runs. A running
@@ -75,11 +82,16 @@ missing_parents:
   elements: str
 units:
   description:
-    - For each unit of O(units), its C(ActiveState) and C(UnitFileState) as systemd reports them
-      (C({}) when systemd does not answer).
+    - For each unit of O(units), its C(LoadState), C(ActiveState), C(UnitFileState), C(ConditionResult) and
+      C(ConditionTimestampMonotonic) as systemd reports them (C({}) when systemd does not answer).
   returned: always
   type: dict
-  sample: {kubelet: {ActiveState: active, UnitFileState: enabled}}
+  sample: {kubelet: {LoadState: loaded, ActiveState: active, UnitFileState: enabled, ConditionResult: "yes"}}
+contents:
+  description: For each path of O(read), its text, or V(null) when there is no such file.
+  returned: always
+  type: dict
+  sample: {/etc/hostname: "node1\n", /etc/fstab: null}
 restart:
   description:
     - The units of O(services) that run and whose binary differs or was replaced after they started,
@@ -156,6 +168,28 @@ def unit_properties(run_command, units: list, properties: list) -> dict:
     return {unit: found.get(unit, {}) for unit in units}
 
 
+# What a caller decides from: whether the unit exists, runs, is enabled, and whether systemd skipped its last
+# start because a start condition failed (ConditionResult "no" with a ConditionTimestampMonotonic).
+UNIT_PROPERTIES = ["LoadState", "ActiveState", "UnitFileState", "ConditionResult", "ConditionTimestampMonotonic"]
+READ_LIMIT = 256 * 1024
+
+
+def read_texts(paths: list, limit: int = READ_LIMIT) -> dict:
+    """{path: its text, or None when there is no such file}. Read, not sized: /proc files say 0 bytes."""
+    out = {}
+    for path in map(str, paths):
+        try:
+            with open(path, "rb") as handle:
+                data = handle.read(limit + 1)
+        except FileNotFoundError:
+            out[path] = None
+            continue
+        if len(data) > limit:
+            raise ValueError(f"{path} is larger than {limit // 1024} KiB: read is for small files")
+        out[path] = data.decode("utf-8", errors="replace")
+    return out
+
+
 def main_pids(run_command, units: list) -> dict:
     """{unit: main PID} (0 for a unit that is not running or not there)."""
     return {unit: int(values.get("MainPID") or 0)
@@ -186,7 +220,8 @@ def main() -> None:
     module = AnsibleModule(argument_spec={"files": {"type": "list", "elements": "dict", "required": True},
                                           "directories": {"type": "list", "elements": "dict", "default": []},
                                           "services": {"type": "dict", "default": {}},
-                                          "units": {"type": "list", "elements": "str", "default": []}},
+                                          "units": {"type": "list", "elements": "str", "default": []},
+                                          "read": {"type": "list", "elements": "path", "default": []}},
                            supports_check_mode=True)
     for option, required in (("files", {"path", "sha256"}), ("directories", {"path"})):
         for item in module.params[option]:
@@ -195,11 +230,16 @@ def main() -> None:
             if item.get("mode") is not None and not _is_octal_mode(item["mode"]):
                 module.fail_json(msg=f"{option}: the mode of {item['path']} must be an octal string such as "
                                      f"\"0600\", got {item['mode']!r}")
+    try:
+        contents = read_texts(module.params["read"])
+    except (OSError, ValueError) as error:
+        module.fail_json(msg=f"file_digests: cannot read: {error}")
     differ = differing(module.params["files"])
     services = module.params["services"]
     pids = main_pids(module.run_command, [str(unit) for unit in services])
     module.exit_json(changed=False, differ=differ, restart=restarting(services, differ, pids),
-                     units=unit_properties(module.run_command, module.params["units"], ["ActiveState", "UnitFileState"]),
+                     units=unit_properties(module.run_command, module.params["units"], UNIT_PROPERTIES),
+                     contents=contents,
                      directories_differ=directories_differing(module.params["directories"]),
                      missing_parents=[path for path in differ if not os.path.isdir(os.path.dirname(path))],
                      compared=[str(item["path"]) for item in module.params["files"]])

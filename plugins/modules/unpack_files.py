@@ -24,6 +24,9 @@ options:
       - The files to put in place, each C({dest, mode, owner, group}) with C(member), the name of its member in
         O(archive), or C(upload), a file uploaded on its own (large files are not copied into the tar).
       - C(diff) (V(true) or V(false)) says whether C(--diff) may show the file.
+      - C(validate), a command with C(%s), is run on the written file before it replaces the destination, as
+        M(ansible.builtin.copy)'s O(ansible.builtin.copy#module:validate) does; when it fails the destination is
+        left as it was and the module fails with its output.
     type: list
     elements: dict
     default: []
@@ -63,6 +66,7 @@ import grp
 import os
 import pwd
 import tarfile
+from shlex import quote as shlex_quote
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.corral.cluster.plugins.module_utils._files import make_directories, write_atomic
@@ -86,11 +90,30 @@ def _ids(entry):
     return pwd.getpwnam(str(entry.get("owner") or "root")).pw_uid, grp.getgrnam(str(entry.get("group") or "root")).gr_gid
 
 
+class ValidationFailed(Exception):
+    """The entry's validate command refused the file: the destination is left as it was."""
+
+
+def validator(module, command, dest):
+    """A write_atomic hook that runs COMMAND (with %s, the written file) and raises when it fails."""
+    if not command:
+        return None
+
+    def validate(path):
+        rc, out, err = module.run_command(command.replace("%s", shlex_quote(path)), use_unsafe_shell=False)
+        if rc != 0:
+            raise ValidationFailed(f"{dest} not replaced: {command} refused the new file (rc={rc}): "
+                                   f"{(err or out).strip()}")
+    return validate
+
+
 def put(module, source, entry):
-    """Write the member beside its destination with the wanted mode and owner, then rename it over it."""
+    """Write the member beside its destination with the wanted mode and owner, validate it when asked, then
+    rename it over the destination."""
     dest = entry["dest"]
     uid, gid = _ids(entry)
-    write_atomic(dest, source, int(str(entry["mode"]), 8), uid, gid)
+    write_atomic(dest, source, int(str(entry["mode"]), 8), uid, gid,
+                 validate=validator(module, entry.get("validate"), dest))
     if module.selinux_enabled():
         module.set_context_if_different(dest, module.selinux_default_context(dest), False)
 
@@ -141,6 +164,8 @@ def main():
                 if after is not None:
                     diffs.append({"before_header": entry["dest"], "after_header": entry["dest"],
                                   "before": before, "after": after})
+    except ValidationFailed as error:
+        module.fail_json(msg=f"unpack_files: {error}", files=written)
     except (OSError, IOError, KeyError, tarfile.TarError) as error:
         module.fail_json(msg=f"unpack_files: cannot put {len(files)} files in place "
                              f"(after {len(written)}: {', '.join(written) or 'none'}): {error}", files=written)

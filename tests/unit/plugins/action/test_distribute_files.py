@@ -59,6 +59,28 @@ def action(files, check_mode=False, differ=(), missing_parents=(), copy_results=
     return plugin, copies
 
 
+def real_unpack(monkeypatch, capsys, compared):
+    """An _execute_module that answers file_digests with COMPARED and runs the real unpack_files module."""
+    from ansible.module_utils import basic
+    from ansible_collections.corral.cluster.plugins.modules import unpack_files
+
+    def execute_module(module_name, module_args, task_vars):
+        if module_name != "corral.cluster.unpack_files":
+            return compared
+        args = dict(module_args, _ansible_diff=True)
+        try:
+            from ansible.module_utils.testing import patch_module_args
+        except ImportError:  # before ansible-core 2.19
+            monkeypatch.setattr(basic, "_ANSIBLE_ARGS", json.dumps({"ANSIBLE_MODULE_ARGS": args}).encode())
+            with pytest.raises(SystemExit):
+                unpack_files.main()
+        else:
+            with patch_module_args(args), pytest.raises(SystemExit):
+                unpack_files.main()
+        return json.loads(capsys.readouterr().out)
+    return execute_module
+
+
 @pytest.fixture
 def pki(tmp_path):
     (tmp_path / "ca.crt").write_text("CA")
@@ -87,9 +109,7 @@ def test_the_upload_and_unpack_files_put_every_file_in_place_with_its_mode_owner
                                                                                           capsys):
     """The action's tar and uploads, handed to the real unpack_files module: the files land, atomically,
     with their modes; a large file travels on its own; only what is no secret shows in the diff."""
-    from ansible.module_utils import basic
     from ansible_collections.corral.cluster.plugins.action import distribute_files as action_module
-    from ansible_collections.corral.cluster.plugins.modules import unpack_files
 
     monkeypatch.setattr(action_module, "UPLOAD_ALONE", 4)
     owner, group = pwd.getpwuid(os.getuid()).pw_name, grp.getgrgid(os.getgid()).gr_name
@@ -109,23 +129,9 @@ def test_the_upload_and_unpack_files_put_every_file_in_place_with_its_mode_owner
     plugin._connection._shell.tmpdir = str(remote)
     plugin._transfer_file.side_effect = shutil.copyfile
 
-    def unpack(module_name, module_args, task_vars):
-        if module_name != "corral.cluster.unpack_files":
-            return {"differ": [entry["dest"] for entry in files], "missing_parents": [],
-                    "directories_differ": [entry["path"] for entry in directories]}
-        args = dict(module_args, _ansible_diff=True)
-        try:
-            from ansible.module_utils.testing import patch_module_args
-        except ImportError:  # before ansible-core 2.19
-            monkeypatch.setattr(basic, "_ANSIBLE_ARGS", json.dumps({"ANSIBLE_MODULE_ARGS": args}).encode())
-            with pytest.raises(SystemExit):
-                unpack_files.main()
-        else:
-            with patch_module_args(args), pytest.raises(SystemExit):
-                unpack_files.main()
-        return json.loads(capsys.readouterr().out)
-
-    plugin._execute_module.side_effect = unpack
+    plugin._execute_module.side_effect = real_unpack(monkeypatch, capsys, {
+        "differ": [entry["dest"] for entry in files], "missing_parents": [],
+        "directories_differ": [entry["path"] for entry in directories]})
     result = plugin.run(task_vars={})
     assert not result.get("failed"), result
     assert (host / "etc" / "config.yaml").read_text() == "new: 2\n"
@@ -204,3 +210,40 @@ def test_a_file_that_says_it_is_no_secret_shows_in_a_diff_despite_its_mode(pki):
                             copy_results={"/var/lib/kubelet/config.yaml": {"changed": True, "diff": [diff]}})
     assert plugin.run(task_vars={})["diff"] == [diff]
     assert "secret" not in copies[0]
+
+
+@pytest.mark.parametrize("content, accepted", [("global\n  maxconn 100\n", True), ("globl\n", False)])
+def test_a_file_with_validate_replaces_its_destination_only_when_the_command_accepts_it(
+        tmp_path, monkeypatch, capsys, content, accepted):
+    """haproxy -c -f %s in the node role: here grep stands for the checker. A refused file leaves the
+    running configuration as it was, and no temporary file beside it."""
+    owner, group = pwd.getpwuid(os.getuid()).pw_name, grp.getgrgid(os.getgid()).gr_name
+    remote, conf = tmp_path / "remote", tmp_path / "haproxy.cfg"
+    remote.mkdir()
+    conf.write_text("global\n")
+    files = [{"dest": str(conf), "content": content, "mode": "0644", "owner": owner, "group": group,
+              "validate": "grep -q ^global %s"}]
+    plugin, _copies = action(files, differ=[str(conf)])
+    plugin._connection._shell.tmpdir = str(remote)
+    plugin._transfer_file.side_effect = shutil.copyfile
+    plugin._execute_module.side_effect = real_unpack(monkeypatch, capsys, {
+        "differ": [str(conf)], "missing_parents": [], "directories_differ": []})
+    result = plugin.run(task_vars={})
+    assert conf.read_text() == (content if accepted else "global\n")
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["haproxy.cfg", "remote"]
+    if accepted:
+        assert result["changed"] is True and result["files"] == [str(conf)]
+    else:
+        assert result["failed"] is True
+        assert f"{conf} not replaced: grep -q ^global %s refused the new file (rc=1)" in result["msg"]
+
+
+def test_validate_is_passed_to_copy_in_check_mode_and_must_name_the_file(pki):
+    files = [{"dest": "/etc/haproxy/haproxy.cfg", "content": "global\n", "mode": "0644",
+              "validate": "haproxy -c -f %s"}]
+    plugin, copies = action(files, check_mode=True, differ=["/etc/haproxy/haproxy.cfg"])
+    plugin.run(task_vars={})
+    assert copies[0]["validate"] == "haproxy -c -f %s"
+    plugin, _copies = action([dict(files[0], validate="haproxy -c")])
+    with pytest.raises(AnsibleActionFail, match=r"validate must be a command with %s"):
+        plugin.run(task_vars={})

@@ -2,7 +2,9 @@
 
 import hashlib
 
-from ansible_collections.corral.cluster.plugins.modules.file_digests import differing
+import pytest
+
+from ansible_collections.corral.cluster.plugins.modules.file_digests import differing, read_texts
 
 
 def test_only_missing_and_different_files_are_listed(tmp_path):
@@ -110,3 +112,13 @@ def test_a_running_service_restarts_when_its_binary_differs_or_was_replaced_sinc
     # flanneld does not run (a fresh host: its first start runs the new binary); kube-apiserver's
     # process is gone since systemctl answered.
     assert restarting(services, differ, pids, readlink=readlink) == ["kubelet", "kube-proxy"]
+
+
+def test_read_returns_small_files_text_none_for_a_missing_one_and_refuses_a_large_one(tmp_path):
+    hosts, proc = tmp_path / "hosts", tmp_path / "swaps"
+    hosts.write_text("127.0.0.1 localhost\n")
+    proc.write_text("Filename Type\n")
+    assert read_texts([str(hosts), str(proc), str(tmp_path / "none")]) == {
+        str(hosts): "127.0.0.1 localhost\n", str(proc): "Filename Type\n", str(tmp_path / "none"): None}
+    with pytest.raises(ValueError, match="larger than 1 KiB: read is for small files"):
+        read_texts([str(hosts)], limit=1024) if hosts.write_text("x" * 1025) else None
