@@ -495,7 +495,85 @@ def fstab_replace_args() -> tuple[str, str]:
     tasks = load_yaml(ROLE / "tasks" / "configure.yml")
     (args,) = [t["ansible.builtin.replace"] for t in tasks if "ansible.builtin.replace" in t]
     assert args["path"] == "/etc/fstab"
-    return args["regexp"], args["replace"]
+    assert args["regexp"] == "{{ __prepare_fstab_swap_regexp }}"
+    return load_yaml(VARS / "main.yml")["__prepare_fstab_swap_regexp"], args["replace"]
+
+
+def state_value(name: str, contents: dict, units: dict | None = None, **context) -> object:
+    """A value of vars/main.yml derived from install.yml's read (__prepare_host_state), rendered as Ansible
+    would (its regex and match tests: Python's re, search and match)."""
+    env = NativeEnvironment(undefined=jinja2.StrictUndefined, trim_blocks=True, keep_trailing_newline=True)
+    env.tests["ansible.builtin.regex"] = lambda value, pattern, multiline=False: bool(
+        re.search(pattern, value, re.MULTILINE if multiline else 0))
+    env.tests["ansible.builtin.match"] = lambda value, pattern: bool(re.match(pattern, value))
+    values = load_yaml(VARS / "main.yml")
+    context = {**values, "__prepare_host_state": {"contents": contents, "units": units or {}},
+               "__prepare_chrony_service": "chrony", **context}
+    for _round in range(4):  # the values refer to each other: a few rounds settle those the test needs
+        for key in [key for key in values if key.startswith("__prepare_state_") or key in STATE_VALUES]:
+            try:
+                context[key] = resolve(values[key], context, env)
+            except (jinja2.TemplateError, KeyError, TypeError):  # not settled yet
+                continue
+    return context[name]
+
+
+# What tasks/configure.yml and tasks/service.yml decide from install.yml's read.
+STATE_VALUES = ("__prepare_hosts_block", "__prepare_hosts_begin", "__prepare_hosts_text",
+                "__prepare_hosts_listed", "__prepare_swap_active", "__prepare_fstab_swap", "__prepare_chrony_unit",
+                "__prepare_chrony_settled", "__prepare_static_hostname")
+
+
+HOSTS = {"node1": {"cluster_node_ip": "10.0.0.1", "cluster_node_name": "node1"},
+         "node2": {"cluster_node_ip": "10.0.0.2", "cluster_node_name": "node2"}}
+BLOCK = "# BEGIN corral.cluster managed hosts\n10.0.0.1  node1\n10.0.0.2  node2\n# END corral.cluster managed hosts\n"
+
+
+@pytest.mark.parametrize("etc_hosts, listed", [
+    ("127.0.0.1 localhost\n" + BLOCK, True),
+    ("127.0.0.1 localhost\n" + BLOCK + "10.9.9.9 other\n", True),
+    ("127.0.0.1 localhost\n" + BLOCK.replace("10.0.0.2  node2\n", ""), False),  # a host missing
+    ("127.0.0.1 localhost\n" + BLOCK.replace("10.0.0.2", "10.0.0.9"), False),  # an address changed
+    ("127.0.0.1 localhost\n" + BLOCK + BLOCK, False),  # twice: blockinfile mends it
+    ("127.0.0.1 localhost\n", False),
+    (None, False),  # no /etc/hosts
+])
+def test_the_hosts_block_is_written_only_when_the_file_lacks_it(etc_hosts, listed):
+    context = {"hostvars": HOSTS, "__prepare_hosts_members": ["node1", "node2"]}
+    assert state_value("__prepare_hosts_text", {"/etc/hosts": etc_hosts}, **context) == BLOCK
+    assert state_value("__prepare_hosts_listed", {"/etc/hosts": etc_hosts}, **context) is listed
+
+
+@pytest.mark.parametrize("fstab, swap", [
+    ("UUID=1 / ext4 defaults 0 1\nUUID=2 none swap sw 0 0\n", True),
+    ("UUID=1 / ext4 defaults 0 1\n# UUID=2 none swap sw 0 0\n", False),
+    ("/dev/sdc1 /srv/swap ext4 defaults 0 2\n", False),
+    (None, False),  # no /etc/fstab
+])
+def test_the_fstab_task_runs_only_when_a_swap_entry_is_active(fstab, swap):
+    assert state_value("__prepare_fstab_swap", {"/etc/fstab": fstab}) is swap
+
+
+@pytest.mark.parametrize("proc_swaps, active", [
+    ("Filename\tType\tSize\tUsed\tPriority\n", False),
+    ("Filename\tType\tSize\tUsed\tPriority\n/swapfile  file  1048572  0  -2\n", True),
+    (None, False),
+])
+def test_swapoff_runs_only_when_proc_swaps_lists_a_device(proc_swaps, active):
+    assert state_value("__prepare_swap_active", {"/proc/swaps": proc_swaps}) is active
+
+
+@pytest.mark.parametrize("unit, settled", [
+    ({"UnitFileState": "enabled", "ActiveState": "active"}, True),
+    # A container without CAP_SYS_TIME: systemd skipped the start (a failed condition).
+    ({"UnitFileState": "enabled", "ActiveState": "inactive", "ConditionResult": "no",
+      "ConditionTimestampMonotonic": "123"}, True),
+    ({"UnitFileState": "disabled", "ActiveState": "active"}, False),
+    ({"UnitFileState": "enabled", "ActiveState": "inactive", "ConditionResult": "yes"}, False),
+    ({"LoadState": "not-found"}, False),  # chrony comes with this run's packages
+])
+def test_chrony_is_started_only_when_not_enabled_and_running(unit, settled):
+    assert state_value("__prepare_chrony_settled", {}, {"chrony": unit}) is settled
 
 
 def test_fstab_swap_entries_are_commented_out_once():
