@@ -10,6 +10,7 @@ lab's offline mirror and kubespray's offline files repository lay out their file
 
 import fnmatch
 import hashlib
+import json
 import os
 import re
 import shutil
@@ -27,6 +28,8 @@ TIMEOUT_SECONDS = 60
 CHUNK_BYTES = 1 << 20
 # Written into an extracted tarball's directory: the sum of the tarball it came from.
 EXTRACTED_MARKER = ".corral-extracted-from"
+# Written into the cache: the sums of its files, with what each file looked like when it was read.
+SUMS_MEMO = ".corral-sums.json"
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
 
@@ -220,6 +223,55 @@ def file_sha256(path: str) -> str:
     return digest.hexdigest()
 
 
+class SumMemo:
+    """The sums of the cache's files, each read again only when the file's size, mtime, ctime or inode
+    changed since it was last read (as git's index decides what to hash again): a run that finds the
+    cache as the last one left it does not read hundreds of megabytes. Kept in ``<cache_dir>/SUMS_MEMO``;
+    ``save`` writes it (a real run), atomically."""
+
+    def __init__(self, cache_dir: str, digest: Callable[[str], str] = file_sha256) -> None:
+        self.path = os.path.join(cache_dir, SUMS_MEMO)
+        self.digest = digest
+        self.dirty = False
+        try:
+            with open(self.path, encoding="utf-8") as handle:
+                self.sums = dict(json.load(handle))
+        except (OSError, ValueError, TypeError):  # none yet, or unreadable: every file is read
+            self.sums = {}
+
+    @staticmethod
+    def _stamp(path: str) -> str:
+        info = os.stat(path)
+        return f"{info.st_size}:{info.st_mtime_ns}:{info.st_ctime_ns}:{info.st_ino}"
+
+    def sha256(self, path: str) -> str:
+        known = self.sums.get(path)
+        if isinstance(known, list) and len(known) == 2 and known[0] == self._stamp(path):
+            return str(known[1])
+        return self.record(path, self.digest(path))
+
+    def record(self, path: str, sha256: str) -> str:
+        """Remember SHA256 as the sum of PATH as it is now (just read, or verified while downloaded)."""
+        self.sums[path] = [self._stamp(path), sha256]
+        self.dirty = True
+        return sha256
+
+    def save(self) -> None:
+        if not self.dirty or not os.path.isdir(os.path.dirname(self.path)):
+            return
+        current = {path: value for path, value in self.sums.items() if os.path.exists(path)}
+        handle, temporary = tempfile.mkstemp(dir=os.path.dirname(self.path), prefix=".sums-")
+        try:
+            with os.fdopen(handle, "w", encoding="utf-8") as out:
+                json.dump(current, out, indent=0, sort_keys=True)
+            os.chmod(temporary, 0o644)
+            os.replace(temporary, self.path)
+        finally:
+            if os.path.exists(temporary):
+                os.unlink(temporary)
+        self.dirty = False
+
+
 # How a URL is opened: (url, timeout) -> a response with read() and close(), raising
 # urllib.error.URLError or OSError when it cannot be fetched.
 Opener = Callable[[str, float], Any]
@@ -357,13 +409,14 @@ def extract(artifact: Artifact, tarball: str, sha256: str, write: bool) -> Tuple
     return directory, True
 
 
-def installed_files(artifact: Artifact, path: str, directory: Optional[str], sha256: str = "") -> list:
+def installed_files(artifact: Artifact, path: str, directory: Optional[str], sha256: str = "",
+                    digest: Callable[[str], str] = file_sha256) -> list:
     """What goes to the hosts: the binary under its artifact name, or the extracted members."""
     # Each with its sha256, which the hosts' copies are compared with before any transfer.
     if artifact.kind == "binary":
-        return [{"name": artifact.name, "src": path, "sha256": sha256 or file_sha256(path)}]
+        return [{"name": artifact.name, "src": path, "sha256": sha256 or digest(path)}]
     return [
-        {"name": name, "src": os.path.join(directory, name), "sha256": file_sha256(os.path.join(directory, name))}
+        {"name": name, "src": os.path.join(directory, name), "sha256": digest(os.path.join(directory, name))}
         for name in sorted(os.listdir(directory))
         if name != EXTRACTED_MARKER
     ]
@@ -371,9 +424,11 @@ def installed_files(artifact: Artifact, path: str, directory: Optional[str], sha
 
 def fetch(
     artifact: Artifact, cache_dir: str, mirror_url: str = "", offline: bool = False, write: bool = True,
-    opener: Optional[Opener] = None,
+    opener: Optional[Opener] = None, memo: Optional["SumMemo"] = None,
 ) -> Fetched:
-    """Bring one artifact into the cache, verified (and extracted); with write=False only tell what would happen."""
+    """Bring one artifact into the cache, verified (and extracted); with write=False only tell what would happen.
+    With a ``memo``, only the cached files changed since the last run are read again."""
+    digest = memo.sha256 if memo else file_sha256
     source = source_url(artifact.url, mirror_url)
     path = cache_path(cache_dir, artifact.url)
     result = Fetched(artifact=artifact, source=source, path=path)
@@ -383,7 +438,7 @@ def fetch(
     if expected == PUBLISHED:
         expected = published_sha256(artifact, source, path, can_fetch, write, opener)
     result.sha256 = expected
-    if not (os.path.isfile(path) and file_sha256(path) == expected):
+    if not (os.path.isfile(path) and digest(path) == expected):
         if not can_fetch:
             raise _offline_missing(artifact, path, artifact.url)
         if not write:
@@ -393,11 +448,13 @@ def fetch(
             return result
         download(artifact, source, path, expected, opener)
         result.downloaded = True
+        if memo:
+            memo.record(path, expected)  # verified while it was downloaded
     directory = None
     if artifact.kind == "tarball":
         directory, result.extracted = extract(artifact, path, expected, write)
         if result.extracted and not write:
             result.pending = True
             return result
-    result.files = installed_files(artifact, path, directory, expected)
+    result.files = installed_files(artifact, path, directory, expected, digest)
     return result

@@ -14,8 +14,10 @@ description:
     https or file URLs) to a temporary file, verifies it and moves it into place. A file with the wrong sum never
     stays in the cache. Tarballs are extracted once, flat, into C(<cached file>.d/) (only the listed members).
   - The cache, and a mirror, use the layout C(<root>/<upstream host>/<upstream path>).
-  - Meant to run on the controller (delegated to C(localhost), with C(run_once)); the role C(corral.cluster.artifacts)
-    then copies each host's files.
+  - Runs on the controller, in its own process (an action plugin), whichever host the task runs for; the role
+    C(corral.cluster.artifacts) runs it once (C(run_once)), then copies each host's files.
+  - The sums of the cached files are kept in C(<cache_dir>/.corral-sums.json) with each file's size, mtime, ctime
+    and inode, and a file is read again only when one of those changed.
 version_added: "0.1.0"
 options:
   catalog:
@@ -35,6 +37,11 @@ options:
     description: The pinned sums, name -> arch -> version -> C(sha256:<hex>).
     type: dict
     default: {}
+  checksums_file:
+    description:
+      - A YAML file on the controller holding the pinned sums as O(checksums) does (the role's
+        C(files/checksums.yml)); O(checksums) is laid over it.
+    type: path
   checksum_overrides:
     description:
       - Sums that take precedence, name -> version -> C(sha256:<hex>) (every architecture), or name -> version ->
@@ -138,6 +145,7 @@ ARGUMENT_SPEC = {
     "catalog": {"type": "dict", "required": True},
     "hosts": {"type": "dict", "required": True},
     "checksums": {"type": "dict", "default": {}},
+    "checksums_file": {"type": "path"},
     "checksum_overrides": {"type": "dict", "default": {}},
     "mirror_url": {"type": "str", "default": ""},
     "cache_dir": {"type": "path", "required": True},
@@ -152,10 +160,14 @@ def run(params: dict, check_mode: bool) -> dict:
     wanted, needs = lib.plan(params["catalog"], params["hosts"], params["checksums"], params["checksum_overrides"])
     if params.get("plan_only"):
         return {"changed": False, "artifacts": [], "hosts": {}, "needs": needs, "pending": []}
+    memo = lib.SumMemo(params["cache_dir"])
     fetched = [
-        lib.fetch(artifact, params["cache_dir"], params["mirror_url"], params["offline"], write=not check_mode)
+        lib.fetch(artifact, params["cache_dir"], params["mirror_url"], params["offline"], write=not check_mode,
+                  memo=memo)
         for artifact in wanted
     ]
+    if not check_mode:
+        memo.save()
     by_key = {(item.artifact.name, item.artifact.arch): item for item in fetched}
     hosts = {
         host: [
@@ -176,6 +188,9 @@ def run(params: dict, check_mode: bool) -> dict:
 
 def main() -> None:
     module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    if module.params["checksums_file"]:
+        module.fail_json(msg="artifact_fetch: checksums_file is read by the collection's action plugin, which runs "
+                             "this module's work; call corral.cluster.artifact_fetch, not the module file")
     try:
         result = run(module.params, module.check_mode)
     except lib.ArtifactError as exc:

@@ -6,6 +6,7 @@ import hashlib
 from pathlib import Path
 
 import pytest
+import yaml
 
 from ansible_collections.corral.cluster.plugins.module_utils import artifacts as lib
 from ansible_collections.corral.cluster.plugins.modules import artifact_fetch
@@ -82,3 +83,50 @@ def test_plan_only_refuses_a_release_without_a_sum_and_fetches_nothing(tmp_path:
     with pytest.raises(lib.ArtifactError, match=r"No sha256 is known for kubelet 1\.20\.2 \(amd64\).*"
                                                 r"artifacts_checksums\.kubelet\.1\.20\.2"):
         artifact_fetch.run(params(tmp_path, plan_only=True, checksum_overrides={}), check_mode=False)
+
+
+def test_a_rerun_reads_only_the_cached_files_that_changed_since_the_last_run(tmp_path: Path, monkeypatch) -> None:
+    """The sums memo: a cached file is read again when its size, mtime, ctime or inode changed, so a file
+    corrupted or replaced in the cache is still caught (and fetched again)."""
+    read = []
+    real = lib.file_sha256
+    monkeypatch.setattr(lib, "file_sha256", lambda path: read.append(Path(path).name) or real(path))
+    monkeypatch.setattr(lib.SumMemo.__init__, "__defaults__", (lib.file_sha256,))
+    first = artifact_fetch.run(params(tmp_path), check_mode=False)
+    assert (tmp_path / "cache" / lib.SUMS_MEMO).is_file()
+    read.clear()
+    assert artifact_fetch.run(params(tmp_path), check_mode=False)["hosts"] == first["hosts"]
+    assert read == []  # nothing changed: nothing read
+    cached = Path(first["hosts"]["worker"][0]["src"])
+    cached.write_bytes(b"corrupted")
+    again = artifact_fetch.run(params(tmp_path), check_mode=False)
+    assert read == ["kubelet"]  # read again, found wrong, fetched again from the mirror
+    assert cached.read_bytes() == b"kubelet" and again["changed"]
+
+
+def test_check_mode_does_not_write_the_sums_memo(tmp_path: Path) -> None:
+    artifact_fetch.run(params(tmp_path), check_mode=False)
+    (tmp_path / "cache" / lib.SUMS_MEMO).unlink()
+    artifact_fetch.run(params(tmp_path), check_mode=True)
+    assert not (tmp_path / "cache" / lib.SUMS_MEMO).exists()
+
+
+def test_the_action_reads_the_pinned_table_from_checksums_file_and_reports_a_refusal(tmp_path: Path) -> None:
+    from unittest.mock import MagicMock
+
+    from ansible_collections.corral.cluster.plugins.action.artifact_fetch import ActionModule
+
+    args = params(tmp_path)
+    args["checksum_overrides"] = {"kube-apiserver": args["checksum_overrides"]["kube-apiserver"]}
+    table = tmp_path / "checksums.yml"  # kubelet's sum is "pinned": in the table only
+    table.write_text(yaml.safe_dump({"kubelet": {"amd64": {"1.20.2": "sha256:" + hashlib.sha256(b"kubelet").hexdigest()}}}))
+
+    def action(**task_args):
+        task = MagicMock(args=task_args, async_val=0, check_mode=False)
+        return ActionModule(task, MagicMock(), MagicMock(), loader=None, templar=None, shared_loader_obj=None)
+
+    fetched = action(**{**args, "checksums_file": str(table)}).run(task_vars={})
+    assert not fetched.get("failed") and [file["name"] for file in fetched["hosts"]["cp"]] == [
+        "kube-apiserver", "kubelet"]
+    refused = action(**args).run(task_vars={})  # no table, no overrides: kubelet has no sum
+    assert refused["failed"] and "artifacts_checksums.kubelet.1.20.2" in refused["msg"]
