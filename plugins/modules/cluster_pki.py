@@ -10,8 +10,9 @@ description:
     O(path) in line with it - three CAs (C(ca), C(etcd/ca), C(front-proxy-ca)), the service-account key pair
     (C(sa.key), C(sa.pub)) and every leaf certificate (etcd server and peer per member, kube-apiserver and its
     clients, controller manager, scheduler, kube-proxy, a client and a serving certificate per kubelet, admin).
-  - Meant to run on the controller (delegated to C(localhost), with C(run_once)); copying the files to the hosts is
-    left to the roles that use them.
+  - Runs on the controller, in its own process (an action plugin), whichever host the task runs for; the role
+    C(corral.cluster.pki) runs it once (C(run_once)). Copying the files to the hosts is left to the roles that use
+    them.
   - Never regenerates what is still good. A key is kept while it parses and is of the type O(key_type). A certificate
     is kept while it matches its key, is signed by its current CA, does not expire within O(renew_before_days) and
     has the subject, SANs and extended key usages of the plan. Anything else is reissued, with the existing key when
@@ -324,22 +325,27 @@ def run(module: AnsibleModule) -> dict:
     }
 
 
+REQUIRED_IF = [("state", "present", ("groups", "hosts", "service_cidr"))]
+
+
+def refusal(params: dict) -> Optional[str]:
+    """Why the validity periods cannot be used, or None."""
+    for option in ("ca_days", "cert_days"):
+        if params[option] < 1:
+            return f"{option} must be at least 1 (days), not {params[option]}."
+    if not 0 <= params["renew_before_days"] < params["cert_days"]:
+        return (f"renew_before_days ({params['renew_before_days']}) must be from 0 to less than cert_days "
+                f"({params['cert_days']}), or every run would reissue every certificate.")
+    return None
+
+
 def main() -> None:
-    module = AnsibleModule(
-        argument_spec=ARGUMENT_SPEC,
-        required_if=[("state", "present", ("groups", "hosts", "service_cidr"))],
-        supports_check_mode=True,
-    )
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, required_if=REQUIRED_IF, supports_check_mode=True)
     if PKI_IMPORT_ERROR:
         module.fail_json(msg=missing_required_lib("cryptography and netaddr"), exception=PKI_IMPORT_ERROR)
-    for option in ("ca_days", "cert_days"):
-        if module.params[option] < 1:
-            module.fail_json(msg=f"{option} must be at least 1 (days), not {module.params[option]}.")
-    if not 0 <= module.params["renew_before_days"] < module.params["cert_days"]:
-        module.fail_json(
-            msg=f"renew_before_days ({module.params['renew_before_days']}) must be from 0 to less than cert_days "
-            f"({module.params['cert_days']}), or every run would reissue every certificate."
-        )
+    refused = refusal(module.params)
+    if refused:
+        module.fail_json(msg=refused)
     module.exit_json(**run(module))
 
 

@@ -106,3 +106,25 @@ def test_a_bad_or_future_renewal_time_is_refused(tmp_path: Path, value: str, mes
     with pytest.raises(Failed, match=message):
         cluster_pki.run(module(tmp_path, renew_issued_before=value))
     assert not any(tmp_path.iterdir())
+
+
+def action_result(path: Path, check_mode: bool = False, **overrides: Any) -> dict:
+    """The action plugin (the module's work in the controller's process), its arguments as a task gives them."""
+    from ansible_collections.corral.cluster.plugins.action.cluster_pki import ActionModule
+
+    args = {key: value for key, value in module(path, **overrides).params.items()}
+    task = MagicMock(args=args, async_val=0, check_mode=check_mode)
+    plugin = ActionModule(task, MagicMock(), MagicMock(), loader=None, templar=None, shared_loader_obj=None)
+    return plugin.run(task_vars={})
+
+
+def test_the_action_issues_in_process_then_changes_nothing_and_reports_refusals(tmp_path: Path) -> None:
+    assert action_result(tmp_path / "pki", check_mode=True)["changed"] and not (tmp_path / "pki").exists()
+    first = action_result(tmp_path / "pki")
+    assert first["changed"] and (tmp_path / "pki" / "ca.key").stat().st_mode & 0o777 == 0o600
+    assert not action_result(tmp_path / "pki")["changed"]
+    refused = action_result(tmp_path / "pki", renew_before_days=400)
+    assert refused["failed"] and "renew_before_days (400) must be from 0 to less than cert_days" in refused["msg"]
+    unknown = action_result(tmp_path / "pki", hosts={"cp-1": HOSTS["cp-1"]})
+    assert unknown["failed"] and unknown["msg"].startswith("Hosts worker have no node_ip")
+    assert action_result(tmp_path / "pki", state="check")["expiry"]

@@ -1,0 +1,52 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Action plugin of corral.cluster.cluster_pki: the module's work, done in the controller's own process.
+
+The PKI lives on the controller, whichever host the task runs for: no module is started for it."""
+
+from __future__ import annotations
+
+from typing import Any, NoReturn, Optional
+
+from ansible.errors import AnsibleActionFail
+from ansible.plugins.action import ActionBase
+
+from ansible_collections.corral.cluster.plugins.modules import cluster_pki
+
+
+class Refused(Exception):
+    """fail_json of the module, in this process: the message for the person running the playbook."""
+
+
+class InProcess:
+    """What cluster_pki.run reads of its AnsibleModule: the arguments, check mode, and fail_json."""
+
+    def __init__(self, params: dict[str, Any], check_mode: bool) -> None:
+        self.params = params
+        self.check_mode = check_mode
+
+    def fail_json(self, msg: str, **_kwargs: Any) -> NoReturn:
+        raise Refused(msg)
+
+
+class ActionModule(ActionBase):
+    """Issue (or check) the cluster PKI on the controller."""
+
+    TRANSFERS_FILES = False
+    _requires_connection = False
+
+    def run(self, tmp: Any = None, task_vars: Optional[dict[str, Any]] = None) -> dict[str, Any]:
+        result = super().run(tmp, task_vars)
+        _unused, params = self.validate_argument_spec(argument_spec=cluster_pki.ARGUMENT_SPEC,
+                                                      required_if=cluster_pki.REQUIRED_IF)
+        if cluster_pki.PKI_IMPORT_ERROR:
+            raise AnsibleActionFail("cluster_pki needs the Python libraries cryptography and netaddr on the controller: "
+                                    + cluster_pki.PKI_IMPORT_ERROR.strip().splitlines()[-1])
+        try:
+            refused = cluster_pki.refusal(params)
+            if refused:
+                raise Refused(refused)
+            result.update(cluster_pki.run(InProcess(params, self._task.check_mode)))
+        except Refused as error:
+            result.update(failed=True, msg=str(error))
+        return result
