@@ -112,7 +112,7 @@ def action_result(path: Path, check_mode: bool = False, **overrides: Any) -> dic
     """The action plugin (the module's work in the controller's process), its arguments as a task gives them."""
     from ansible_collections.corral.cluster.plugins.action.cluster_pki import ActionModule
 
-    args = {key: value for key, value in module(path, **overrides).params.items()}
+    args = dict(module(path, **overrides).params)
     task = MagicMock(args=args, async_val=0, check_mode=check_mode)
     plugin = ActionModule(task, MagicMock(), MagicMock(), loader=None, templar=None, shared_loader_obj=None)
     return plugin.run(task_vars={})
