@@ -14,16 +14,32 @@ from typing import Any
 from ansible.plugins.filter.core import to_nice_yaml
 
 from ansible_collections.corral.cluster.plugins.filter.kubernetes import kubeconfig
-from ansible_collections.corral.cluster.plugins.module_utils.pki import renewal_time
+from ansible_collections.corral.cluster.plugins.module_utils.pki import (
+    host_files,
+    host_kubeconfigs,
+    kubeconfig_user,
+    renewal_time,
+)
+
+
+def pki_host_files(reader: str, node_name: str) -> list[dict[str, str]]:
+    """The files of the PKI plan that READER reads on the host NODE_NAME, for pki_files: {src, name, mode}."""
+    return host_files(reader, node_name)
+
+
+def pki_kubeconfigs(reader: str, node_name: str) -> list[dict[str, Any]]:
+    """The kubeconfigs of the PKI plan that READER reads on the host NODE_NAME, for kubeconfig_files."""
+    return host_kubeconfigs(reader, node_name)
 
 
 def pki_files(items: Iterable[Mapping[str, Any]], pki_dir: str, dest_dir: str = "") -> list[dict[str, Any]]:
-    """Files of the controller's PKI for one host: each item {src, mode[, dest, owner, group, services]}, src relative
-    to pki_dir, dest by default dest_dir/src."""
+    """Files of the controller's PKI for one host: each item {src, mode[, name, dest, owner, group, services]}, src
+    relative to pki_dir, dest by default dest_dir/name (the name on the host, pki_host_files'), else dest_dir/src."""
     files = []
     for item in items:
         entry = {"src": posixpath.join(str(Path(pki_dir).expanduser()), item["src"]),
-                 "dest": item.get("dest") or posixpath.join(dest_dir, item["src"]), "mode": item["mode"]}
+                 "dest": item.get("dest") or posixpath.join(dest_dir, item.get("name") or item["src"]),
+                 "mode": item["mode"]}
         entry.update({name: item[name] for name in ("owner", "group", "services") if item.get(name)})
         files.append(entry)
     return files
@@ -37,8 +53,9 @@ def controller_files(paths: Iterable[str], dest_dir: str, mode: str) -> list[dic
 
 def kubeconfig_files(items: Iterable[Mapping[str, Any]], cluster_name: str, server: str, pki_dir: str,
                      dest_dir: str = "") -> list[dict[str, Any]]:
-    """Kubeconfigs for one host, 0600: each item {file or dest, cert, user[, server, services]}. A kubeconfig whose
-    certificate or key the PKI has not issued yet (check mode on a new cluster) is `pending` on that key."""
+    """Kubeconfigs for one host, 0600: each item {file or dest, cert[, user, server, services]}; the user is by
+    default the certificate's (the PKI plan's). A kubeconfig whose certificate or key the PKI has not issued yet
+    (check mode on a new cluster) is `pending` on that key."""
     files = []
     for item in items:
         dest = item.get("dest") or posixpath.join(dest_dir, item["file"])
@@ -47,7 +64,8 @@ def kubeconfig_files(items: Iterable[Mapping[str, Any]], cluster_name: str, serv
         if absent:
             entry: dict[str, Any] = {"dest": dest, "pending": absent[0], "mode": "0600"}
         else:
-            config = kubeconfig(item["user"], cluster_name, item.get("server") or server, pki_dir, item["cert"])
+            config = kubeconfig(item.get("user") or kubeconfig_user(item["cert"]), cluster_name,
+                                item.get("server") or server, pki_dir, item["cert"])
             entry = {"dest": dest, "content": to_nice_yaml(config, indent=2), "mode": "0600"}
         if item.get("services"):
             entry["services"] = item["services"]
@@ -67,4 +85,5 @@ def pki_renewal_problem(text: str) -> str:
 class FilterModule:
     def filters(self) -> dict[str, Any]:
         return {"pki_files": pki_files, "controller_files": controller_files, "kubeconfig_files": kubeconfig_files,
-                "pki_renewal_problem": pki_renewal_problem}
+                "pki_renewal_problem": pki_renewal_problem, "pki_host_files": pki_host_files,
+                "pki_kubeconfigs": pki_kubeconfigs, "pki_user": kubeconfig_user}

@@ -50,6 +50,95 @@ ENCRYPTION_KEY = "secrets-encryption"
 FLANNEL_STORES = ("etcd", "kubernetes")
 FLANNEL_CLIENTS = {"etcd": ("etcd/flannel-client", ETCD_CA), "kubernetes": ("flannel", CLUSTER_CA)}
 FLANNEL_USER = "flannel"
+NODE = "{node}"  # the host's node name, in the names below
+
+# The clients of the cluster, by certificate name: their user (common name) and groups (organizations).
+# The plan issues them with these names; a kubeconfig's user is its certificate's (kubeconfig_user).
+CLIENTS = {
+    "controller-manager": ("system:kube-controller-manager", ()),
+    "scheduler": ("system:kube-scheduler", ()),
+    "kube-proxy": ("system:kube-proxy", ("system:node-proxier",)),
+    # Not in system:masters: RBAC grants it the kubelet API only (system:kubelet-api-admin).
+    "apiserver-kubelet-client": ("kube-apiserver-kubelet-client", ()),
+    "apiserver-etcd-client": ("kube-apiserver-etcd-client", ()),
+    "front-proxy-client": ("front-proxy-client", ()),
+    "etcd/healthcheck-client": ("kube-etcd-healthcheck-client", ()),
+    "admin": ("kubernetes-admin", ("system:masters",)),
+    f"kubelet-{NODE}": (f"system:node:{NODE}", ("system:nodes",)),
+    "flannel": (FLANNEL_USER, ()),
+    "etcd/flannel-client": (FLANNEL_USER, ()),
+}
+
+# Where the hosts keep the plan's files, by reader (a service, or what a role keeps for its own use):
+# (the file under the PKI directory; its name on the host, under the directory the role gives). Which
+# hosts get a file is the plan's (CertSpec.hosts); a unit test holds the two together.
+HOST_FILES = {
+    "etcd": (
+        ("etcd/ca.crt", "ca.crt"),
+        (f"etcd/server-{NODE}.crt", "server.crt"),
+        (f"etcd/server-{NODE}.key", "server.key"),
+        (f"etcd/peer-{NODE}.crt", "peer.crt"),
+        (f"etcd/peer-{NODE}.key", "peer.key"),
+        # etcdctl on the members: health checks, membership, backups.
+        ("etcd/healthcheck-client.crt", "healthcheck-client.crt"),
+        ("etcd/healthcheck-client.key", "healthcheck-client.key"),
+    ),
+    "control-plane": tuple((name, name) for name in (
+        "ca.crt", "ca.key",  # kube-controller-manager signs the kubelets' CSRs with the cluster CA
+        "apiserver.crt", "apiserver.key",
+        "apiserver-kubelet-client.crt", "apiserver-kubelet-client.key",
+        "apiserver-etcd-client.crt", "apiserver-etcd-client.key",
+        "front-proxy-ca.crt", "front-proxy-client.crt", "front-proxy-client.key",
+        "sa.pub", "sa.key",
+        "etcd/ca.crt",
+        "admin.crt", "admin.key",  # the role's health checks (kube-apiserver's /readyz wants a client)
+    )),
+    "node": (("ca.crt", "ca.crt"),),
+    "kubelet-server": ((f"kubelet-server-{NODE}.crt", "kubelet-server.crt"),
+                       (f"kubelet-server-{NODE}.key", "kubelet-server.key")),
+    "flannel-etcd": (("etcd/ca.crt", "etcd-ca.crt"), ("etcd/flannel-client.crt", "etcd-client.crt"),
+                     ("etcd/flannel-client.key", "etcd-client.key")),
+}
+# The kubeconfigs of each reader: (its name on the host, the plan's client certificate, the service
+# that reads it or ""). The certificate and its key are embedded; the user is the certificate's.
+KUBECONFIGS = {
+    "control-plane": (("controller-manager.conf", "controller-manager", "kube-controller-manager"),
+                      ("scheduler.conf", "scheduler", "kube-scheduler"),
+                      ("admin.conf", "admin", "")),
+    "node": (("kubelet.conf", f"kubelet-{NODE}", "kubelet"), ("kube-proxy.conf", "kube-proxy", "kube-proxy")),
+    "flannel-kubernetes": (("kubeconfig", "flannel", "flanneld"),),
+}
+# Taken by a role into a file of its own, not copied: the Secrets encryption key (the control plane's
+# encryption configuration).
+EMBEDDED = {"control-plane": ("secrets-encryption.key",)}
+
+
+def kubeconfig_user(cert: str) -> str:
+    """The user of a client certificate of the plan (its common name), for the kubeconfig that embeds it.
+    ``cert`` is a certificate name of the plan, a kubelet's with its node name (kubelet-node1)."""
+    if cert in CLIENTS:
+        return CLIENTS[cert][0]
+    if cert.startswith("kubelet-"):  # a kubeconfig embeds a client: kubelet-NODE, not kubelet-server-NODE
+        return CLIENTS[f"kubelet-{NODE}"][0].replace(NODE, cert[len("kubelet-"):])
+    raise ValueError(f"{cert} is no client certificate of the cluster PKI: no kubeconfig can be made with it")
+
+
+def host_files(reader: str, node_name: str) -> List[Dict[str, str]]:
+    """The plan's files READER reads on the host NODE_NAME: each {src (under the PKI directory), name (on
+    the host), mode} - keys 0600, certificates and public keys 0644."""
+    if reader not in HOST_FILES:
+        raise ValueError(f"{reader} reads no files of the cluster PKI; known readers: {', '.join(HOST_FILES)}")
+    return [{"src": src.replace(NODE, node_name), "name": name, "mode": "0600" if name.endswith(".key") else "0644"}
+            for src, name in HOST_FILES[reader]]
+
+
+def host_kubeconfigs(reader: str, node_name: str) -> List[Dict[str, Any]]:
+    """The kubeconfigs READER reads on the host NODE_NAME: each {file, cert, user, services}."""
+    if reader not in KUBECONFIGS:
+        raise ValueError(f"{reader} reads no kubeconfig of the cluster PKI; known readers: {', '.join(KUBECONFIGS)}")
+    return [{"file": file, "cert": cert.replace(NODE, node_name), "user": kubeconfig_user(cert.replace(NODE, node_name)),
+             "services": [service] if service else []}
+            for file, cert, service in KUBECONFIGS[reader]]
 
 
 # --- The plan -------------------------------------------------------------------------------
@@ -66,6 +155,12 @@ class CertSpec(NamedTuple):
     dns_names: Tuple[str, ...] = ()
     ip_addresses: Tuple[str, ...] = ()
     hosts: Tuple[str, ...] = ()  # inventory hosts that receive the certificate (and a leaf's key)
+    ca_key_hosts: Tuple[str, ...] = ()  # for a CA: the hosts that receive its key too (none: it stays here)
+
+    @property
+    def key_hosts(self) -> Tuple[str, ...]:
+        """The hosts that receive the key: a leaf's (and a key pair's) go with it; a CA's only to ca_key_hosts."""
+        return self.ca_key_hosts if self.profile == "ca" else self.hosts
 
     @property
     def key_file(self) -> str:
@@ -89,6 +184,7 @@ class CertSpec(NamedTuple):
             "dns_names": list(self.dns_names),
             "ip_addresses": list(self.ip_addresses),
             "hosts": list(self.hosts),
+            "key_hosts": list(self.key_hosts),
         }
 
 
@@ -152,7 +248,7 @@ def certificate_plan(inventory: Mapping[str, Any]) -> List[CertSpec]:
     plan = [
         # The cluster CA's certificate goes to every node (kubelets verify clients with it); its key
         # to the control plane, where kube-controller-manager signs kubelet CSRs with it.
-        CertSpec(CLUSTER_CA, "ca", "kubernetes", hosts=tuple(k8s_nodes)),
+        CertSpec(CLUSTER_CA, "ca", "kubernetes", hosts=tuple(k8s_nodes), ca_key_hosts=cp),
         CertSpec(ETCD_CA, "ca", "etcd-ca", hosts=tuple(_unique(etcd_ca_hosts))),
         CertSpec(FRONT_PROXY_CA, "ca", "front-proxy-ca", hosts=cp),
         CertSpec(SERVICE_ACCOUNT_KEY, "keypair", hosts=cp),
@@ -187,9 +283,7 @@ def certificate_plan(inventory: Mapping[str, Any]) -> List[CertSpec]:
         settings.get("apiserver_extra_sans", ()),
     )
     plan += [
-        CertSpec(
-            "etcd/healthcheck-client", "client", "kube-etcd-healthcheck-client", issuer=ETCD_CA, hosts=tuple(etcd)
-        ),
+        _client("etcd/healthcheck-client", ETCD_CA, tuple(etcd)),
         CertSpec(
             "apiserver",
             "server",
@@ -199,25 +293,17 @@ def certificate_plan(inventory: Mapping[str, Any]) -> List[CertSpec]:
             ip_addresses=tuple(ip_addresses),
             hosts=cp,
         ),
-        # Not in system:masters: RBAC grants it the kubelet API only (system:kubelet-api-admin).
-        CertSpec("apiserver-kubelet-client", "client", "kube-apiserver-kubelet-client", issuer=CLUSTER_CA, hosts=cp),
-        CertSpec("apiserver-etcd-client", "client", "kube-apiserver-etcd-client", issuer=ETCD_CA, hosts=cp),
-        CertSpec("front-proxy-client", "client", "front-proxy-client", issuer=FRONT_PROXY_CA, hosts=cp),
-        CertSpec("controller-manager", "client", "system:kube-controller-manager", issuer=CLUSTER_CA, hosts=cp),
-        CertSpec("scheduler", "client", "system:kube-scheduler", issuer=CLUSTER_CA, hosts=cp),
-        CertSpec(
-            "kube-proxy",
-            "client",
-            "system:kube-proxy",
-            ("system:node-proxier",),
-            issuer=CLUSTER_CA,
-            hosts=tuple(k8s_nodes),
-        ),
+        _client("apiserver-kubelet-client", CLUSTER_CA, cp),
+        _client("apiserver-etcd-client", ETCD_CA, cp),
+        _client("front-proxy-client", FRONT_PROXY_CA, cp),
+        _client("controller-manager", CLUSTER_CA, cp),
+        _client("scheduler", CLUSTER_CA, cp),
+        _client("kube-proxy", CLUSTER_CA, tuple(k8s_nodes)),
     ]
     for host in k8s_nodes:
         name, address = node_name[host], node_ip[host]
         plan += [
-            CertSpec(f"kubelet-{name}", "client", f"system:node:{name}", ("system:nodes",), CLUSTER_CA, hosts=(host,)),
+            _client(f"kubelet-{NODE}", CLUSTER_CA, (host,), name),
             CertSpec(
                 f"kubelet-server-{name}",
                 "server",
@@ -231,9 +317,16 @@ def certificate_plan(inventory: Mapping[str, Any]) -> List[CertSpec]:
     if flannel_store:
         # One identity for flanneld on every node, as upstream's manifest has one service account.
         name, issuer = FLANNEL_CLIENTS[flannel_store]
-        plan.append(CertSpec(name, "client", FLANNEL_USER, issuer=issuer, hosts=tuple(k8s_nodes)))
-    plan.append(CertSpec("admin", "client", "kubernetes-admin", ("system:masters",), CLUSTER_CA, hosts=cp))
+        plan.append(_client(name, issuer, tuple(k8s_nodes)))
+    plan.append(_client("admin", CLUSTER_CA, cp))
     return plan
+
+
+def _client(name: str, issuer: str, hosts: Tuple[str, ...], node_name: str = "") -> CertSpec:
+    """A client certificate of CLIENTS (NODE in its name and user standing for NODE_NAME)."""
+    user, organizations = CLIENTS[name]
+    return CertSpec(name.replace(NODE, node_name), "client", user.replace(NODE, node_name), organizations,
+                    issuer=issuer, hosts=hosts)
 
 
 def _unique(items: Iterable[str]) -> List[str]:
