@@ -506,6 +506,9 @@ def state_value(name: str, contents: dict, units: dict | None = None, **context)
     env.tests["ansible.builtin.regex"] = lambda value, pattern, multiline=False: bool(
         re.search(pattern, value, re.MULTILINE if multiline else 0))
     env.tests["ansible.builtin.match"] = lambda value, pattern: bool(re.match(pattern, value))
+    env.tests["match"] = env.tests["ansible.builtin.match"]
+    env.filters["split"] = lambda value, separator=None: value.split(separator)
+    env.filters["difference"] = lambda left, right: [item for item in dict.fromkeys(left) if item not in right]
     values = load_yaml(VARS / "main.yml")
     context = {**values, "__prepare_host_state": {"contents": contents, "units": units or {}},
                "__prepare_chrony_service": "chrony", **context}
@@ -519,7 +522,7 @@ def state_value(name: str, contents: dict, units: dict | None = None, **context)
 
 
 # What tasks/configure.yml and tasks/service.yml decide from install.yml's read.
-STATE_VALUES = ("__prepare_hosts_block", "__prepare_hosts_begin", "__prepare_hosts_text",
+STATE_VALUES = ("__prepare_packages_missing", "__prepare_hosts_block", "__prepare_hosts_begin", "__prepare_hosts_text",
                 "__prepare_hosts_listed", "__prepare_swap_active", "__prepare_fstab_swap", "__prepare_chrony_unit",
                 "__prepare_chrony_settled", "__prepare_static_hostname")
 
@@ -607,3 +610,20 @@ def test_no_forbidden_modules_in_tasks():
         text = path.read_text(encoding="utf-8")
         assert "ansible.builtin.shell" not in text, path.name
         assert "ignore_errors" not in text, path.name
+
+
+@pytest.mark.parametrize("stdout_lines, missing", [
+    (["conntrack installed", "socat installed", "chrony installed"], []),
+    (["conntrack installed", "socat config-files", "chrony installed"], ["socat"]),  # removed, not purged
+    (["conntrack installed", "chrony half-configured"], ["socat", "chrony"]),  # socat unknown to dpkg
+    ([], ["conntrack", "socat", "chrony"]),
+])
+def test_apt_runs_only_for_the_packages_dpkg_does_not_report_installed(stdout_lines, missing):
+    value = state_value("__prepare_packages_missing", {}, __prepare_packages=["conntrack", "socat", "chrony"],
+                        __prepare_dpkg={"stdout_lines": stdout_lines})
+    assert value == missing
+
+
+def test_the_dpkg_query_prints_a_name_and_a_status_per_line():
+    query = load_yaml(VARS / "main.yml")["__prepare_dpkg_query"]
+    assert query == ["dpkg-query", "--show", "--showformat=${Package} ${db:Status-Status}\n"]
