@@ -122,6 +122,12 @@ def release_problems(target: str, control_planes: Mapping[str, Any], kubelets: M
     return upgrade.site_problems(target, control_planes)
 
 
+def kubernetes_units(units: Mapping[str, Mapping[str, Any]], cluster_name: str, header: str) -> list[dict[str, Any]]:
+    """The components' systemd units (name -> {bin_dir, args, requires, start_timeout}) as distribute_files
+    entries; HEADER is the ansible_managed comment (the common role's managed.j2)."""
+    return kubernetes.unit_files(units, cluster_name, header)
+
+
 class FilterModule:
     def filters(self) -> dict[str, Any]:
         return {
@@ -130,4 +136,5 @@ class FilterModule:
             "pod_routes": pod_routes,
             "kubeconfig": kubeconfig,
             "release_problems": release_problems,
+            "kubernetes_units": kubernetes_units,
         }

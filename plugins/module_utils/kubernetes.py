@@ -394,3 +394,38 @@ def kube_proxy_config(s: Mapping[str, Any]) -> Dict[str, Any]:
         config["ipvs"] = {"strictARP": True}
     config.update(s.get("extra_config") or {})
     return config
+
+
+# --- The systemd unit of a component ---------------------------------------------------------------
+
+UNIT_DIR = "/etc/systemd/system"
+# kube-apiserver tells systemd when it serves (Type=notify).
+_NOTIFY = ("# kube-apiserver tells systemd when it serves: a restart returns only then, so restarting one",
+           "# control-plane node at a time never leaves the cluster without an apiserver.")
+
+
+def unit_file(name: str, unit: Mapping[str, Any], cluster_name: str, header: str) -> str:
+    """The unit of the component NAME: its binary in unit["bin_dir"] with unit["args"], one per line,
+    after unit["requires"] when given (kubelet after its runtime), Type=notify with unit["start_timeout"]
+    for kube-apiserver. HEADER (the ansible_managed comment) comes first."""
+    requires = unit.get("requires")
+    lines = [header.rstrip("\n"), "[Unit]", f"Description={name} ({cluster_name})",
+             f"Documentation=https://kubernetes.io/docs/reference/command-line-tools-reference/{name}/",
+             "After=network-online.target" + (f" {requires}" if requires is not None else ""),
+             "Wants=network-online.target"]
+    if requires:
+        lines.append(f"Requires={requires}")
+    lines += ["", "[Service]"]
+    if name == "kube-apiserver":
+        lines += [*_NOTIFY, "Type=notify", f"TimeoutStartSec={unit['start_timeout']}"]
+    args = [str(arg) for arg in unit["args"]]
+    lines.append(f"ExecStart={unit['bin_dir']}/{name} \\")
+    lines += [f"  {arg}" + (" \\" if index < len(args) - 1 else "") for index, arg in enumerate(args)]
+    lines += ["Restart=always", "RestartSec=5s", "LimitNOFILE=65536", "", "[Install]", "WantedBy=multi-user.target"]
+    return "\n".join(lines) + "\n"
+
+
+def unit_files(units: Mapping[str, Mapping[str, Any]], cluster_name: str, header: str) -> List[Dict[str, Any]]:
+    """distribute_files entries of the units of UNITS (component name -> unit), each restarting its component."""
+    return [{"dest": f"{UNIT_DIR}/{name}.service", "services": [name], "mode": "0600", "secret": False,
+             "content": unit_file(name, unit, cluster_name, header)} for name, unit in units.items()]

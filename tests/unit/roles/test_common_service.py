@@ -41,8 +41,12 @@ def services_of_files(role: str) -> set[str]:
     """The services the files of a role's distribute_files calls name (restarted by common when they change)."""
     names: set[str] = set()
     for path in [*(ROLES / role / "tasks").glob("*.yml"), *(ROLES / role / "vars").glob("*.yml")]:
-        for match in SERVICES.finditer(path.read_text(encoding="utf-8")):
+        text = path.read_text(encoding="utf-8")
+        for match in SERVICES.finditer(text):
             names.update(name.strip(" '\"") for name in match.group(1).split(",") if name.strip(" '\""))
+        # The kubernetes_units filter makes one entry per unit of __ROLE_units, restarting the unit's component.
+        if f"__{role}_units | corral.cluster.kubernetes_units" in text:
+            names.update(load(ROLES / role / "vars" / "main.yml")[f"__{role}_units"])
     return names
 
 

@@ -246,3 +246,38 @@ def test_kubelet_protects_kernel_defaults_unless_told_not_to(setting, expected) 
     for version in ("1.20.2", "1.36.4"):
         config = k8s.kubelet_config({**NODE, "version": version, "protect_kernel_defaults": setting})
         assert config["protectKernelDefaults"] is expected
+
+
+# --- the systemd unit of a component ---------------------------------------------------------------
+
+HEADER = "#\n# Ansible managed\n#\n"
+
+
+def test_the_unit_runs_the_binary_with_one_argument_per_line_and_restarts_always():
+    text = k8s.unit_file("kube-scheduler", {"bin_dir": "/usr/local/bin", "args": ["--a=1", "--b=2"]}, "lab", HEADER)
+    assert text == (
+        "#\n# Ansible managed\n#\n[Unit]\nDescription=kube-scheduler (lab)\n"
+        "Documentation=https://kubernetes.io/docs/reference/command-line-tools-reference/kube-scheduler/\n"
+        "After=network-online.target\nWants=network-online.target\n\n[Service]\n"
+        "ExecStart=/usr/local/bin/kube-scheduler \\\n  --a=1 \\\n  --b=2\n"
+        "Restart=always\nRestartSec=5s\nLimitNOFILE=65536\n\n[Install]\nWantedBy=multi-user.target\n")
+
+
+def test_kube_apiserver_notifies_systemd_and_kubelet_requires_its_runtime():
+    apiserver = k8s.unit_file("kube-apiserver", {"bin_dir": "/b", "args": ["--x"], "start_timeout": 180}, "c", HEADER)
+    assert "Type=notify\nTimeoutStartSec=180\nExecStart=/b/kube-apiserver \\\n  --x\n" in apiserver
+    kubelet = k8s.unit_file("kubelet", {"bin_dir": "/b", "args": ["--x"], "requires": "containerd.service"}, "c", HEADER)
+    assert "After=network-online.target containerd.service\nWants=network-online.target\n" \
+           "Requires=containerd.service\n" in kubelet
+    assert "Type=notify" not in kubelet
+    # kube-proxy requires nothing, as deployed clusters' units say it (the space stays: no restart on update).
+    proxy = k8s.unit_file("kube-proxy", {"bin_dir": "/b", "args": ["--x"], "requires": ""}, "c", HEADER)
+    assert "After=network-online.target \nWants=network-online.target\n\n[Service]" in proxy
+
+
+def test_unit_files_are_one_entry_per_component_restarting_it():
+    entries = k8s.unit_files({"kubelet": {"bin_dir": "/b", "args": []}, "kube-proxy": {"bin_dir": "/b", "args": []}},
+                             "c", HEADER)
+    assert [(entry["dest"], entry["services"], entry["mode"]) for entry in entries] == [
+        ("/etc/systemd/system/kubelet.service", ["kubelet"], "0600"),
+        ("/etc/systemd/system/kube-proxy.service", ["kube-proxy"], "0600")]
