@@ -25,7 +25,8 @@ from ansible_collections.corral.cluster.plugins.module_utils.distribute import (
 ARGUMENT_SPEC = {"files": {"type": "list", "elements": "dict", "default": []},
                  "directories": {"type": "list", "elements": "dict", "default": []},
                  "units": {"type": "list", "elements": "str", "default": []},
-                 "read": {"type": "list", "elements": "path", "default": []}}
+                 "read": {"type": "list", "elements": "path", "default": []},
+                 "compared": {"type": "dict"}}
 COPY_ARGS = ("dest", "mode", "owner", "group", "src", "content", "validate")  # not "secret" nor "services": ours
 # A controller file larger than this is uploaded on its own (not copied into the tar first).
 UPLOAD_ALONE = 1 << 20
@@ -54,14 +55,16 @@ class ActionModule(ActionBase):
                 "distribute_files: not on the controller: " + ", ".join(missing_sources(entries, missing))
                 + " (the pki role issues certificates and keys: run the whole playbook, not a later stage alone)")
         try:
-            compared = self._execute_module(module_name="corral.cluster.file_digests",
-                                            module_args={"files": wanted, "directories": directories,
-                                                         "units": args["units"], "read": args["read"]},
-                                            task_vars=task_vars)
+            # A file_digests result the caller already has for these files (the artifacts role's): not asked again.
+            compared = args["compared"] or self._execute_module(
+                module_name="corral.cluster.file_digests",
+                module_args={"files": wanted, "directories": directories, "units": args["units"], "read": args["read"]},
+                task_vars=task_vars)
             if compared.get("failed"):
                 return {**result, **compared}
             mending = [directory for directory in directories if directory["path"] in compared["directories_differ"]]
             differ = set(compared["differ"]) | set(missing)
+            compared.setdefault("missing_parents", [])
             if self._task.check_mode:
                 outcome = self._check(entries, mending, differ, set(missing) | set(compared["missing_parents"]),
                                       task_vars)

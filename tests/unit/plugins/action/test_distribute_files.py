@@ -247,3 +247,15 @@ def test_validate_is_passed_to_copy_in_check_mode_and_must_name_the_file(pki):
     plugin, _copies = action([dict(files[0], validate="haproxy -c")])
     with pytest.raises(AnsibleActionFail, match=r"validate must be a command with %s"):
         plugin.run(task_vars={})
+
+
+def test_a_comparison_the_caller_has_is_not_made_again(pki):
+    files = [{"dest": "/usr/local/bin/kubelet", "src": f"{pki}/ca.crt", "mode": "0755", "sha256": "ab" * 32},
+             {"dest": "/usr/local/bin/kube-proxy", "src": f"{pki}/ca.key", "mode": "0755", "sha256": "cd" * 32}]
+    plugin, _copies = action(files)
+    plugin._task.args["compared"] = {"differ": ["/usr/local/bin/kubelet"], "directories_differ": [],
+                                     "missing_parents": [], "restart": ["kubelet"]}
+    result = plugin.run(task_vars={})
+    assert [call.kwargs["module_name"] for call in plugin._execute_module.call_args_list] == [
+        "corral.cluster.unpack_files"]
+    assert result["files"] == ["/usr/local/bin/kubelet"]
