@@ -58,7 +58,7 @@ options:
   compared:
     description:
       - The registered result of a M(corral.cluster.file_digests) call on the host for these files (C(differ),
-        C(directories_differ), C(missing_parents)), which the caller already has: the files are not compared
+        C(directories_differ), C(missing_parents)), which the caller already has; the files are not compared
         again (the artifacts role compares its binaries first, to know which services run a replaced one).
     type: dict
 extends_documentation_fragment:

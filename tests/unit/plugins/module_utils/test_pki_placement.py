@@ -1,7 +1,7 @@
 """The PKI plan and where the hosts keep its files (HOST_FILES, KUBECONFIGS) say the same: every host gets
 exactly the files the plan issues for it, through the roles that run on it, and nothing else."""
 
-from __future__ import annotations
+from typing import Dict, Set
 
 import pytest
 
@@ -22,9 +22,9 @@ def inventory(flannel_store: str) -> dict:
                          "flannel_store": flannel_store}}
 
 
-def received(inv: dict, flannel_store: str) -> dict[str, set[str]]:
+def received(inv: dict, flannel_store: str) -> Dict[str, Set[str]]:
     """host -> the plan's files its roles put on it (copied, or embedded in a kubeconfig: cert and key)."""
-    out: dict[str, set[str]] = {host: set() for host in inv["hosts"]}
+    out: Dict[str, Set[str]] = {host: set() for host in inv["hosts"]}
     readers = dict(READERS)
     if flannel_store:
         readers["k8s_cluster"] = readers["k8s_cluster"] + FLANNEL_READERS[flannel_store]
@@ -41,9 +41,9 @@ def received(inv: dict, flannel_store: str) -> dict[str, set[str]]:
     return out
 
 
-def planned(inv: dict) -> dict[str, set[str]]:
+def planned(inv: dict) -> Dict[str, Set[str]]:
     """host -> the files the plan issues for it (its hosts: the certificate; its key_hosts: the key)."""
-    out: dict[str, set[str]] = {host: set() for host in inv["hosts"]}
+    out: Dict[str, Set[str]] = {host: set() for host in inv["hosts"]}
     for spec in pki.certificate_plan(inv):
         for host in spec.hosts:
             out[host].add(spec.cert_file)
