@@ -7,15 +7,15 @@ pinned-sums table of 150 KB templated into its arguments), the table is read fro
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 import yaml
 
 from ansible.errors import AnsibleActionFail
-from ansible.plugins.action import ActionBase
 
 from ansible_collections.corral.cluster.plugins.module_utils import artifacts as lib
 from ansible_collections.corral.cluster.plugins.modules.artifact_fetch import ARGUMENT_SPEC, run
+from ansible_collections.corral.cluster.plugins.plugin_utils._controller_action import ControllerAction
 
 LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -35,17 +35,13 @@ def pinned_sums(args: dict[str, Any]) -> dict[str, Any]:
     return {**table, **args["checksums"]}
 
 
-class ActionModule(ActionBase):
+class ActionModule(ControllerAction):
     """Plan, fetch and verify the artifacts on the controller."""
 
-    TRANSFERS_FILES = False
-    _requires_connection = False
+    ARGUMENT_SPEC = ARGUMENT_SPEC
 
-    def run(self, tmp: Any = None, task_vars: Optional[dict[str, Any]] = None) -> dict[str, Any]:
-        result = super().run(tmp, task_vars)
-        _unused, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
+    def work(self, args: dict[str, Any]) -> dict[str, Any]:
         try:
-            result.update(run({**args, "checksums": pinned_sums(args)}, self._task.check_mode))
+            return run({**args, "checksums": pinned_sums(args)}, self._task.check_mode)
         except lib.ArtifactError as error:
-            result.update(failed=True, msg=str(error))
-        return result
+            return {"failed": True, "msg": str(error)}

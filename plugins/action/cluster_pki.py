@@ -6,12 +6,12 @@ The PKI lives on the controller, whichever host the task runs for: no module is 
 
 from __future__ import annotations
 
-from typing import Any, NoReturn, Optional
+from typing import Any, NoReturn
 
 from ansible.errors import AnsibleActionFail
-from ansible.plugins.action import ActionBase
 
 from ansible_collections.corral.cluster.plugins.modules import cluster_pki
+from ansible_collections.corral.cluster.plugins.plugin_utils._controller_action import ControllerAction
 
 
 class Refused(Exception):
@@ -29,24 +29,20 @@ class InProcess:
         raise Refused(msg)
 
 
-class ActionModule(ActionBase):
+class ActionModule(ControllerAction):
     """Issue (or check) the cluster PKI on the controller."""
 
-    TRANSFERS_FILES = False
-    _requires_connection = False
+    ARGUMENT_SPEC = cluster_pki.ARGUMENT_SPEC
+    REQUIRED_IF = cluster_pki.REQUIRED_IF
 
-    def run(self, tmp: Any = None, task_vars: Optional[dict[str, Any]] = None) -> dict[str, Any]:
-        result = super().run(tmp, task_vars)
-        _unused, params = self.validate_argument_spec(argument_spec=cluster_pki.ARGUMENT_SPEC,
-                                                      required_if=cluster_pki.REQUIRED_IF)
+    def work(self, args: dict[str, Any]) -> dict[str, Any]:
         if cluster_pki.PKI_IMPORT_ERROR:
             raise AnsibleActionFail("cluster_pki needs the Python libraries cryptography and netaddr on the controller: "
                                     + cluster_pki.PKI_IMPORT_ERROR.strip().splitlines()[-1])
         try:
-            refused = cluster_pki.refusal(params)
+            refused = cluster_pki.refusal(args)
             if refused:
                 raise Refused(refused)
-            result.update(cluster_pki.run(InProcess(params, self._task.check_mode)))
+            return cluster_pki.run(InProcess(args, self._task.check_mode))
         except Refused as error:
-            result.update(failed=True, msg=str(error))
-        return result
+            return {"failed": True, "msg": str(error)}

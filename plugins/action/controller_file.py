@@ -8,12 +8,12 @@ from __future__ import annotations
 import io
 import os
 import stat
-from typing import Any, Optional
+from typing import Any
 
 from ansible.errors import AnsibleActionFail
-from ansible.plugins.action import ActionBase
 
 from ansible_collections.corral.cluster.plugins.module_utils._files import write_atomic
+from ansible_collections.corral.cluster.plugins.plugin_utils._controller_action import ControllerAction
 
 ARGUMENT_SPEC = {"path": {"type": "path", "required": True},
                  "content": {"type": "str", "required": True, "no_log": True},
@@ -31,15 +31,12 @@ def differs(path: str, data: bytes, mode: int) -> bool:
         return True
 
 
-class ActionModule(ActionBase):
+class ActionModule(ControllerAction):
     """Write one file on the controller when it differs."""
 
-    TRANSFERS_FILES = False
-    _requires_connection = False
+    ARGUMENT_SPEC = ARGUMENT_SPEC
 
-    def run(self, tmp: Any = None, task_vars: Optional[dict[str, Any]] = None) -> dict[str, Any]:
-        result = super().run(tmp, task_vars)
-        _unused, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
+    def work(self, args: dict[str, Any]) -> dict[str, Any]:
         path = os.path.abspath(os.path.expanduser(args["path"]))
         try:
             mode = int(args["mode"], 8)
@@ -55,5 +52,4 @@ class ActionModule(ActionBase):
                 write_atomic(path, io.BytesIO(data), mode)
             except OSError as error:
                 raise AnsibleActionFail(f"controller_file: cannot write {path}: {error}") from error
-        result.update(changed=changed, path=path)
-        return result
+        return {"changed": changed, "path": path}

@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import os
 import stat
-from typing import Any, Optional
+from typing import Any
 
 from ansible.errors import AnsibleActionFail
-from ansible.plugins.action import ActionBase
 
 from ansible_collections.corral.cluster.plugins.module_utils._files import make_directories, missing_directories
+from ansible_collections.corral.cluster.plugins.plugin_utils._controller_action import ControllerAction
 
 ARGUMENT_SPEC = {"paths": {"type": "list", "elements": "path", "required": True}}
 MODE = 0o700
@@ -35,20 +35,16 @@ def make_private(path: str, check_mode: bool) -> list[str]:
     return [path]
 
 
-class ActionModule(ActionBase):
+class ActionModule(ControllerAction):
     """Make or put back private directories on the controller."""
 
-    TRANSFERS_FILES = False
-    _requires_connection = False
+    ARGUMENT_SPEC = ARGUMENT_SPEC
 
-    def run(self, tmp: Any = None, task_vars: Optional[dict[str, Any]] = None) -> dict[str, Any]:
-        result = super().run(tmp, task_vars)
-        _unused, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
+    def work(self, args: dict[str, Any]) -> dict[str, Any]:
         changed: list[str] = []
         for path in args["paths"]:
             try:
                 changed += make_private(path, self._task.check_mode)
             except OSError as error:
                 raise AnsibleActionFail(f"private_dirs: cannot make {path} private: {error}") from error
-        result.update(changed=bool(changed), directories=changed)
-        return result
+        return {"changed": bool(changed), "directories": changed}
