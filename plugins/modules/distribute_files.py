@@ -50,7 +50,7 @@ options:
     default: []
   read:
     description:
-      - Small files (up to 256 KiB) whose text the same call returns in RV(contents), read before anything is
+      - Text files (up to 8 MiB) whose text the same call returns in RV(contents), read before anything is
         copied, for the caller's later tasks to decide from (see M(corral.cluster.file_digests)).
     type: list
     elements: path

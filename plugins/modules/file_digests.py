@@ -35,7 +35,7 @@ options:
     default: []
   read:
     description:
-      - Small files (up to 256 KiB, such as C(/etc/hosts) or C(/proc/swaps)) whose text to return in
+      - Text files (up to 8 MiB, such as C(/etc/hosts) or C(/proc/swaps)) whose text to return in
         RV(contents), so that a role decides from one call which of its tasks have something to do.
     type: list
     elements: path
@@ -171,7 +171,8 @@ def unit_properties(run_command, units: list, properties: list) -> dict:
 # What a caller decides from: whether the unit exists, runs, is enabled, and whether systemd skipped its last
 # start because a start condition failed (ConditionResult "no" with a ConditionTimestampMonotonic).
 UNIT_PROPERTIES = ["LoadState", "ActiveState", "UnitFileState", "ConditionResult", "ConditionTimestampMonotonic"]
-READ_LIMIT = 256 * 1024
+# Beyond any /etc/fstab or /proc/swaps, and above the blocklists some hosts keep in /etc/hosts.
+READ_LIMIT = 8 << 20
 
 
 def read_texts(paths: list, limit: int = READ_LIMIT) -> dict:
@@ -185,7 +186,7 @@ def read_texts(paths: list, limit: int = READ_LIMIT) -> dict:
             out[path] = None
             continue
         if len(data) > limit:
-            raise ValueError(f"{path} is larger than {limit // 1024} KiB: read is for small files")
+            raise ValueError(f"{path} is larger than {limit // 1024} KiB: read is for text files up to that size")
         out[path] = data.decode("utf-8", errors="replace")
     return out
 

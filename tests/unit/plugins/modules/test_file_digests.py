@@ -120,5 +120,5 @@ def test_read_returns_small_files_text_none_for_a_missing_one_and_refuses_a_larg
     proc.write_text("Filename Type\n")
     assert read_texts([str(hosts), str(proc), str(tmp_path / "none")]) == {
         str(hosts): "127.0.0.1 localhost\n", str(proc): "Filename Type\n", str(tmp_path / "none"): None}
-    with pytest.raises(ValueError, match="larger than 1 KiB: read is for small files"):
+    with pytest.raises(ValueError, match="larger than 1 KiB: read is for text files up to that size"):
         read_texts([str(hosts)], limit=1024) if hosts.write_text("x" * 1025) else None
