@@ -10,6 +10,7 @@ lab's offline mirror and kubespray's offline files repository lay out their file
 
 import fnmatch
 import hashlib
+import io
 import json
 import os
 import re
@@ -19,6 +20,8 @@ import tempfile
 import urllib.error
 import urllib.parse
 from typing import Any, Callable, NamedTuple, Optional, Tuple
+
+from ansible_collections.corral.cluster.plugins.module_utils._files import write_atomic
 
 PUBLISHED = "published"
 PINNED = "pinned"
@@ -260,15 +263,7 @@ class SumMemo:
         if not self.dirty or not os.path.isdir(os.path.dirname(self.path)):
             return
         current = {path: value for path, value in self.sums.items() if os.path.exists(path)}
-        handle, temporary = tempfile.mkstemp(dir=os.path.dirname(self.path), prefix=".sums-")
-        try:
-            with os.fdopen(handle, "w", encoding="utf-8") as out:
-                json.dump(current, out, indent=0, sort_keys=True)
-            os.chmod(temporary, 0o644)
-            os.replace(temporary, self.path)
-        finally:
-            if os.path.exists(temporary):
-                os.unlink(temporary)
+        write_atomic(self.path, io.BytesIO(json.dumps(current, indent=0, sort_keys=True).encode("utf-8")), 0o644)
         self.dirty = False
 
 
