@@ -39,10 +39,10 @@ class ActionModule(ControllerAction):
         if cluster_pki.PKI_IMPORT_ERROR:
             raise AnsibleActionFail("cluster_pki needs the Python libraries cryptography and netaddr on the controller: "
                                     + cluster_pki.PKI_IMPORT_ERROR.strip().splitlines()[-1])
+        refused = cluster_pki.refusal(args)
+        if refused:
+            return {"failed": True, "msg": refused}
         try:
-            refused = cluster_pki.refusal(args)
-            if refused:
-                raise Refused(refused)
             return cluster_pki.run(InProcess(args, self._task.check_mode))
         except Refused as error:
             return {"failed": True, "msg": str(error)}

@@ -64,7 +64,6 @@ class ActionModule(ActionBase):
                 return {**result, **compared}
             mending = [directory for directory in directories if directory["path"] in compared["directories_differ"]]
             differ = set(compared["differ"]) | set(missing)
-            compared.setdefault("missing_parents", [])
             if self._task.check_mode:
                 outcome = self._check(entries, mending, differ, set(missing) | set(compared["missing_parents"]),
                                       task_vars)

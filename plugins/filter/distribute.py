@@ -22,16 +22,6 @@ from ansible_collections.corral.cluster.plugins.module_utils.pki import (
 )
 
 
-def pki_host_files(reader: str, node_name: str) -> list[dict[str, str]]:
-    """The files of the PKI plan that READER reads on the host NODE_NAME, for pki_files: {src, name, mode}."""
-    return host_files(reader, node_name)
-
-
-def pki_kubeconfigs(reader: str, node_name: str) -> list[dict[str, Any]]:
-    """The kubeconfigs of the PKI plan that READER reads on the host NODE_NAME, for kubeconfig_files."""
-    return host_kubeconfigs(reader, node_name)
-
-
 def pki_files(items: Iterable[Mapping[str, Any]], pki_dir: str, dest_dir: str = "") -> list[dict[str, Any]]:
     """Files of the controller's PKI for one host: each item {src, mode[, name, dest, owner, group, services]}, src
     relative to pki_dir, dest by default dest_dir/name (the name on the host, pki_host_files'), else dest_dir/src."""
@@ -85,5 +75,7 @@ def pki_renewal_problem(text: str) -> str:
 class FilterModule:
     def filters(self) -> dict[str, Any]:
         return {"pki_files": pki_files, "controller_files": controller_files, "kubeconfig_files": kubeconfig_files,
-                "pki_renewal_problem": pki_renewal_problem, "pki_host_files": pki_host_files,
-                "pki_kubeconfigs": pki_kubeconfigs, "pki_user": kubeconfig_user}
+                "pki_renewal_problem": pki_renewal_problem,
+                # The PKI plan's placement (module_utils/_pki_plan.py): a reader's files and kubeconfigs on a
+                # host, for pki_files and kubeconfig_files; a client certificate's user.
+                "pki_host_files": host_files, "pki_kubeconfigs": host_kubeconfigs, "pki_user": kubeconfig_user}

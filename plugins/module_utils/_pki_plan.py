@@ -136,9 +136,11 @@ def host_kubeconfigs(reader: str, node_name: str) -> List[Dict[str, Any]]:
     """The kubeconfigs READER reads on the host NODE_NAME: each {file, cert, user, services}."""
     if reader not in KUBECONFIGS:
         raise ValueError(f"{reader} reads no kubeconfig of the cluster PKI; known readers: {', '.join(KUBECONFIGS)}")
-    return [{"file": file, "cert": cert.replace(NODE, node_name), "user": kubeconfig_user(cert.replace(NODE, node_name)),
-             "services": [service] if service else []}
-            for file, cert, service in KUBECONFIGS[reader]]
+    out = []
+    for file, cert, service in KUBECONFIGS[reader]:
+        cert = cert.replace(NODE, node_name)
+        out.append({"file": file, "cert": cert, "user": kubeconfig_user(cert), "services": [service] if service else []})
+    return out
 
 
 # --- The plan -------------------------------------------------------------------------------
